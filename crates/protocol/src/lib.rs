@@ -2,9 +2,15 @@
 #![forbid(unsafe_code)]
 pub mod codes;
 pub mod decoder;
+pub mod encode;
 pub mod error;
+pub mod fragment;
 pub mod frame;
+pub mod message;
 pub use codes::*;
 pub use decoder::*;
+pub use encode::*;
 pub use error::*;
+pub use fragment::*;
 pub use frame::*;
+pub use message::*;

@@ -14,12 +14,11 @@
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
-use crate::codes::{ErrorCode, GoodbyeCode};
-use crate::error::ProtocolError;
-use crate::frame::{encode_frame, frame_type, FrameHeader, MIN_MAX_FRAME, MIN_MAX_MESSAGE, VERSION};
-use crate::fragment::encode_message;
-use crate::message::{encode_request, Call, Goodbye, Hello, Message, Welcome};
-use crate::receiver::{Event, Receiver, ReceiverConfig};
+use crate::{
+    encode_frame, encode_notify, encode_request, frame_type, Call, ErrorCode, Event, FrameHeader,
+    Goodbye, GoodbyeCode, Hello, Message, ProtocolError, Receiver, ReceiverConfig, Welcome,
+    MIN_MAX_FRAME, MIN_MAX_MESSAGE, VERSION,
+};
 
 /// The settings of one client session.
 ///
@@ -444,24 +443,8 @@ impl ClientSession {
     ) -> Result<(), ClientSessionError> {
         let max_message = self.established()?.max_message;
         check_size(method, body, max_message)?;
-        if method.is_empty() {
-            return Err(ProtocolError::EmptyField { field: "method" }.into());
-        }
-        let len = u8::try_from(method.len()).map_err(|_| ProtocolError::FieldTooLong {
-            field: "method",
-            len: method.len(),
-            max: 255,
-        })?;
-        let parts: [&[u8]; 3] = [&[len], method.as_bytes(), body];
         let start = out.len();
-        if let Err(e) = encode_message(
-            frame_type::NOTIFY,
-            self.config.session,
-            0,
-            &parts,
-            self.send_max_frame,
-            out,
-        ) {
+        if let Err(e) = encode_notify(self.config.session, method, body, self.send_max_frame, out) {
             out.truncate(start);
             return Err(e.into());
         }
