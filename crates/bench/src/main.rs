@@ -1,1 +1,112 @@
-fn main() {}
+//! Two-process benchmark of fifo-rpc against the physical floors of the machine it runs on.
+//!
+//! `cargo run --release -p fifo-rpc-bench -- [--quick] [--json FILE]` measures, in one run and
+//! with the method of `shared/floors.md` (warm-up, then round trips each timed on their own, runs
+//! interleaved, medians over runs): raw FIFO and Unix-socket ping-pong, raw pipe bandwidth and a
+//! raw pipelined echo (the floors), then prints a table and optionally writes JSON.
+//!
+//! The parent re-executes its own binary as the peer process (`peer --role ...`, hidden); see
+//! [`peer`] for the control channel between the two.
+
+mod alloc;
+mod error;
+mod measure;
+mod peer;
+mod plan;
+mod raw;
+mod report;
+mod scenarios;
+mod stats;
+mod sys;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::Result;
+use crate::peer::{PeerArgs, Role};
+use crate::plan::Plan;
+use crate::report::{Machine, Report};
+
+#[global_allocator]
+static ALLOC: alloc::CountingAlloc = alloc::CountingAlloc;
+
+/// Benchmark fifo-rpc against raw FIFOs, raw Unix sockets and raw pipe bandwidth.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Scaled-down smoke run (well under a minute); figures are indicative only.
+    #[arg(long)]
+    quick: bool,
+    /// Also write the results as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Internal: run as the peer process of a measurement.
+    #[command(hide = true)]
+    Peer(PeerArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Some(Command::Peer(args)) => run_peer(args),
+        None => run_parent(&cli),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("fifo-rpc-bench: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_peer(args: &PeerArgs) -> Result<()> {
+    sys::die_with_parent();
+    if args.pin {
+        use crate::error::Context;
+        sys::set_pinned(true).context("pinning the peer to CPU 0")?;
+    }
+    match args.role {
+        Role::FifoEcho => raw::peers::fifo_echo(args),
+        Role::FifoBatchEcho => raw::peers::fifo_batch_echo(args),
+        Role::UnixEcho => raw::peers::unix_echo(args),
+        Role::FifoSink => raw::peers::fifo_sink(args),
+        Role::RpcServer => Err(error::Error::msg(
+            "the fifo-rpc server role is not built yet",
+        )),
+    }
+}
+
+fn run_parent(cli: &Cli) -> Result<()> {
+    let plan = if cli.quick { Plan::QUICK } else { Plan::FULL };
+    let date = report::utc_now();
+    let command = std::iter::once("fifo-rpc-bench".to_owned())
+        .chain(std::env::args().skip(1))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let machine = Machine::describe();
+    let figures = scenarios::measure(&plan, &scenarios::all())?;
+    let rows = scenarios::rows();
+    let report = Report {
+        machine: &machine,
+        rows: &rows,
+        figures: &figures,
+        date: &date,
+        command: &command,
+        quick: plan.quick,
+    };
+    println!("{}", report.table());
+    if let Some(path) = &cli.json {
+        report.write_json(path)?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,70 @@
+//! How much work each measurement does: the floors.md method for a full run, scaled down for a
+//! `--quick` smoke run.
+
+/// Counts for one benchmark run.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Plan {
+    /// Whether this is the scaled-down smoke run.
+    pub(crate) quick: bool,
+    /// Runs of every configuration, interleaved; figures are the median over runs.
+    pub(crate) runs: usize,
+    /// Untimed round trips before the timed ones.
+    pub(crate) warmup: usize,
+    /// Round trips timed one by one.
+    pub(crate) timed: usize,
+    /// Bytes written per one-way bandwidth run.
+    pub(crate) stream_bytes: usize,
+    /// 64-byte messages per pipelined run.
+    pub(crate) pipelined_msgs: usize,
+}
+
+impl Plan {
+    /// The floors.md method: 10,000 warm-up and 100,000 timed round trips, five runs.
+    pub(crate) const FULL: Plan = Plan {
+        quick: false,
+        runs: 5,
+        warmup: 10_000,
+        timed: 100_000,
+        stream_bytes: 512 << 20,
+        pipelined_msgs: 1_000_000,
+    };
+
+    /// A smoke run that exercises every measurement in a few seconds.
+    pub(crate) const QUICK: Plan = Plan {
+        quick: true,
+        runs: 1,
+        warmup: 200,
+        timed: 2_000,
+        stream_bytes: 16 << 20,
+        pipelined_msgs: 20_000,
+    };
+}
+
+/// Where the two processes may run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Placement {
+    /// Both processes pinned to CPU 0.
+    Pinned,
+    /// The scheduler decides (what users get).
+    Unpinned,
+}
+
+impl Placement {
+    /// Lower-case name used in figure names.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Placement::Pinned => "pinned",
+            Placement::Unpinned => "unpinned",
+        }
+    }
+
+    /// Whether the peer must pin itself.
+    pub(crate) fn is_pinned(self) -> bool {
+        self == Placement::Pinned
+    }
+
+    /// Applies this placement to the calling (measuring) thread and the threads it creates.
+    pub(crate) fn apply_here(self) -> std::io::Result<()> {
+        crate::sys::set_pinned(self.is_pinned())
+    }
+}
