@@ -7,7 +7,7 @@
 //!   (pushed 64 KiB at a time, as a reader would) back through a long-lived [`Receiver`] into one
 //!   message; `reassemble_1mib_fresh_receiver` does the same with a new [`Receiver`] each time.
 
-use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::{black_box, criterion_main, BatchSize, Criterion, Throughput};
 use fifo_rpc_protocol::{encode_request, Event, Message, Receiver, ReceiverConfig};
 
 const SESSION: u32 = 0x5EED;
@@ -102,5 +102,9 @@ fn large(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, small, large);
-criterion_main!(benches);
+// The macro defines an undocumented public function.
+#[allow(missing_docs)]
+mod group {
+    criterion::criterion_group!(benches, super::small, super::large);
+}
+criterion_main!(group::benches);
