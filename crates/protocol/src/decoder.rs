@@ -127,9 +127,7 @@ impl FrameDecoder {
         if first != MAGIC[0] || avail.get(1).is_some_and(|&b| b != MAGIC[1]) {
             return Some(Err(self.scan_error(ProtocolError::BadMagic)));
         }
-        let Some(&[_, _, l0, l1]) = avail.first_chunk::<4>() else {
-            return None;
-        };
+        let &[_, _, l0, l1] = avail.first_chunk::<4>()?;
         // Steps 2 and 3: the length, before anything else is buffered for the frame.
         let len = usize::from(u16::from_be_bytes([l0, l1]));
         if len < MIN_FRAME_LEN {
@@ -140,9 +138,7 @@ impl FrameDecoder {
             return Some(Err(self.scan_error(ProtocolError::FrameTooLarge { len, max })));
         }
         // Step 4: wait for the whole frame.
-        let Some(frame) = avail.get(..len) else {
-            return None;
-        };
+        let frame = avail.get(..len)?;
         // Step 5: the CRC.
         let (body, crc) = frame.split_at(len - CRC_LEN);
         let expected = u32::from_be_bytes([crc[0], crc[1], crc[2], crc[3]]);

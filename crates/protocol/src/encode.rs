@@ -187,6 +187,9 @@ fn put_encoding(encoding: &str, p: &mut Vec<u8>) -> Result<(), ProtocolError> {
     if encoding.is_empty() {
         return Err(ProtocolError::EmptyField { field: "encoding" });
     }
+    if !encoding.is_ascii() {
+        return Err(ProtocolError::InvalidField { field: "encoding", reason: "not ASCII" });
+    }
     if encoding.len() > 32 {
         return Err(ProtocolError::FieldTooLong { field: "encoding", len: encoding.len(), max: 32 });
     }

@@ -161,6 +161,15 @@ pub enum ProtocolError {
         /// The field, as named in spec §6.
         field: &'static str,
     },
+    /// Local misuse: a field's value cannot be carried (for example an encoding name that is not
+    /// ASCII).
+    #[error("{field} is {reason}")]
+    InvalidField {
+        /// The field, as named in spec §6.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// Local misuse: a frame with Session ID 0 was asked for (FR-FRAME-4).
     #[error("session id 0 is reserved; use a non-zero session id")]
     InvalidSession,
@@ -213,6 +222,7 @@ impl ProtocolError {
             Self::ExtensionsTooLong { .. } => "EXTENSIONS_TOO_LONG",
             Self::FieldTooLong { .. } => "FIELD_TOO_LONG",
             Self::EmptyField { .. } => "EMPTY_FIELD",
+            Self::InvalidField { .. } => "INVALID_FIELD",
             Self::InvalidSession => "INVALID_SESSION",
             Self::InvalidRequestId { .. } => "INVALID_REQUEST_ID",
             Self::InvalidFrameType { .. } => "INVALID_FRAME_TYPE",
@@ -234,6 +244,7 @@ impl ProtocolError {
                 | Self::ExtensionsTooLong { .. }
                 | Self::FieldTooLong { .. }
                 | Self::EmptyField { .. }
+                | Self::InvalidField { .. }
                 | Self::InvalidSession
                 | Self::InvalidRequestId { .. }
                 | Self::InvalidFrameType { .. }
@@ -282,6 +293,7 @@ mod tests {
             ProtocolError::ExtensionsTooLong { len: 240 },
             ProtocolError::FieldTooLong { field: "method", len: 256, max: 255 },
             ProtocolError::EmptyField { field: "method" },
+            ProtocolError::InvalidField { field: "encoding", reason: "not ASCII" },
             ProtocolError::InvalidSession,
             ProtocolError::InvalidRequestId { frame_type: 0x10, request: 0 },
             ProtocolError::InvalidFrameType { frame_type: 0x05 },

@@ -29,7 +29,7 @@ pub struct Hello {
     pub max_message: u32,
     /// The client's process id (informational).
     pub client_pid: u32,
-    /// Name of the body encoding, 1 to 32 octets (for example `"bincode1"`).
+    /// Name of the body encoding, 1 to 32 ASCII octets (for example `"bincode1"`).
     pub encoding: String,
     /// Options, in order.
     pub options: Vec<HelloOption>,
@@ -51,7 +51,7 @@ pub struct Welcome {
     pub server_pid: u32,
     /// Random, new on every server start (FR-HS-3).
     pub instance_id: u64,
-    /// The agreed body encoding, 1 to 32 octets.
+    /// The agreed body encoding, 1 to 32 ASCII octets.
     pub encoding: String,
     /// Options, in order.
     pub options: Vec<HelloOption>,
@@ -335,7 +335,11 @@ impl<'a> Reader<'a> {
         if !(1..=32).contains(&len) {
             return Err(malformed(self.t, "encoding length is not in 1..=32"));
         }
-        self.utf8(usize::from(len), "encoding runs past the end", "encoding is not valid UTF-8")
+        let name = self.take(usize::from(len), "encoding runs past the end")?;
+        if !name.is_ascii() {
+            return Err(malformed(self.t, "encoding is not ASCII"));
+        }
+        Ok(name.iter().map(|&b| char::from(b)).collect())
     }
 
     /// Options to the end of the payload (FR-HELLO-1).

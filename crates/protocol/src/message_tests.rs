@@ -178,7 +178,8 @@ fn hello_payload_rules() {
     assert_eq!(err("00"), malformed(t, "encoding length is not in 1..=32"));
     assert_eq!(err(&format!("21{}", "61".repeat(33))), malformed(t, "encoding length is not in 1..=32"));
     assert_eq!(err("03 61 62"), malformed(t, "encoding runs past the end"));
-    assert_eq!(err("01 ff"), malformed(t, "encoding is not valid UTF-8"));
+    assert_eq!(err("01 ff"), malformed(t, "encoding is not ASCII"));
+    assert_eq!(err("02 c3 a9"), malformed(t, "encoding is not ASCII"));
     assert_eq!(err("01 61 81"), malformed(t, "option header runs past the end"));
     assert_eq!(err("01 61 81 00"), malformed(t, "option header runs past the end"));
     assert_eq!(err("01 61 81 00 02 01"), malformed(t, "option value runs past the end"));
@@ -215,6 +216,11 @@ fn encode_refuses_what_the_wire_cannot_carry() {
     assert_eq!(
         Message::Hello(h.clone()).encode(1, 512, &mut out),
         Err(ProtocolError::FieldTooLong { field: "encoding", len: 33, max: 32 })
+    );
+    h.encoding = "é".into();
+    assert_eq!(
+        Message::Hello(h.clone()).encode(1, 512, &mut out),
+        Err(ProtocolError::InvalidField { field: "encoding", reason: "not ASCII" })
     );
     h.encoding = "raw".into();
     h.options = vec![HelloOption { option_type: 0x80, value: vec![0; 600] }];

@@ -1,11 +1,12 @@
 //! [`Receiver`]: the spec §13.1 receiver, turning a byte stream into [`Event`]s.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 
 use crate::decoder::FrameDecoder;
 use crate::error::ProtocolError;
 use crate::fragment::{Reassembled, Reassembler};
-use crate::frame::{frame_type, FrameRef, MAX_FRAME_LIMIT};
+use crate::frame::{frame_type, FrameHeader, FrameRef, MAX_FRAME_LIMIT};
 use crate::message::Message;
 
 /// Limits of a [`Receiver`].
@@ -13,7 +14,8 @@ use crate::message::Message;
 pub struct ReceiverConfig {
     /// The local MaxFrame: longer frames are `FRAME_TOO_LARGE` (FR-FRAME-8).
     pub max_frame: usize,
-    /// The local Max Message: larger messages are `MESSAGE_TOO_LARGE` (FR-FRAG-3).
+    /// The local Max Message: larger REQUEST, RESPONSE, ERROR and NOTIFY messages are
+    /// `MESSAGE_TOO_LARGE` (FR-FRAG-3). Other types are limited by `max_frame` alone.
     pub max_message: u32,
     /// Most messages reassembled at once (FR-FRAG-7); a server uses Max In-flight + 1.
     pub max_partial: usize,
@@ -173,8 +175,9 @@ impl Receiver {
     }
 }
 
-/// The per-frame rules after the decoder: FR-TYPE-2, FR-FRAME-14, FR-TYPE-3, then reassembly and
-/// FR-TYPE-4.
+/// The per-frame rules after the decoder, in the order of spec §5 (the paragraph after FR-DEC-6):
+/// FR-TYPE-2, FR-TYPE-3, FR-FRAME-14, then FR-TYPE-4 for a type that cannot be fragmented, or
+/// reassembly (§7) and FR-TYPE-4 on the complete message.
 #[inline]
 fn handle_frame(reassembler: &mut Reassembler, pending: &mut VecDeque<Event>, frame: FrameRef<'_>) -> Option<Event> {
     let header = frame.header;
@@ -182,27 +185,34 @@ fn handle_frame(reassembler: &mut Reassembler, pending: &mut VecDeque<Event>, fr
     if frame_type::is_ignorable(t) {
         return Some(Event::Ignored { frame_type: t });
     }
-    if header.more() && !frame_type::is_fragmentable(t) {
-        return Some(Event::Error(ProtocolError::UnexpectedFragment { frame_type: t }));
-    }
     if !frame_type::request_id_ok(t, header.request) {
         return Some(Event::Error(ProtocolError::BadRequestId { frame_type: t, request: header.request }));
     }
-    let discarded = Event::MessageDiscarded { session: header.session, request: header.request, frame_type: t };
-    match reassembler.push(&header, frame.payload) {
-        Reassembled::Complete(payload) => Some(match Message::parse_cow(t, header.request, payload) {
-            Ok(message) => Event::Message { session: header.session, message },
-            Err(err) => Event::Error(err),
-        }),
-        Reassembled::Incomplete => None,
-        Reassembled::Refused { error, last } => {
-            if last {
-                pending.push_back(discarded);
+    let payload = if frame_type::is_fragmentable(t) {
+        match reassembler.push(&header, frame.payload) {
+            Reassembled::Complete(payload) => payload,
+            Reassembled::Incomplete => return None,
+            Reassembled::Refused { error, last } => {
+                if last {
+                    pending.push_back(discarded(&header));
+                }
+                return Some(Event::Error(error));
             }
-            Some(Event::Error(error))
+            Reassembled::DiscardEnd => return Some(discarded(&header)),
         }
-        Reassembled::DiscardEnd => Some(discarded),
-    }
+    } else if header.more() {
+        return Some(Event::Error(ProtocolError::UnexpectedFragment { frame_type: t }));
+    } else {
+        Cow::Borrowed(frame.payload)
+    };
+    Some(match Message::parse_cow(t, header.request, payload) {
+        Ok(message) => Event::Message { session: header.session, message },
+        Err(err) => Event::Error(err),
+    })
+}
+
+fn discarded(header: &FrameHeader) -> Event {
+    Event::MessageDiscarded { session: header.session, request: header.request, frame_type: header.frame_type }
 }
 
 #[cfg(test)]

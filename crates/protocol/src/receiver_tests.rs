@@ -82,6 +82,8 @@ fn ignorable_types_are_reported_ignored() {
 #[test]
 fn frame_rules_are_reported() {
     let mut input = raw(frame_type::PING, flags::MORE, 1, 0, &[0; 8]);
+    input.extend(raw(frame_type::PING, flags::MORE, 1, 1, &[0; 8])); // request id is checked first
+    input.extend(raw(frame_type::PING, 0, 1, 0, &[0; 7]));
     input.extend(raw(frame_type::CANCEL, 0, 1, 0, b""));
     input.extend(raw(frame_type::NOTIFY, 0, 1, 5, b"\x01x"));
     input.extend(raw(frame_type::REQUEST, flags::MORE, 1, 3, b"\x00"));
@@ -89,6 +91,8 @@ fn frame_rules_are_reported() {
     input.extend(raw(frame_type::PING, 0x02, 1, 0, &[0; 8])); // reserved flag bits are ignored (FR-FRAME-13)
     assert_eq!(events(cfg(4096, 4096), &input), [
         err(ProtocolError::UnexpectedFragment { frame_type: frame_type::PING }),
+        err(ProtocolError::BadRequestId { frame_type: frame_type::PING, request: 1 }),
+        err(ProtocolError::MalformedPayload { frame_type: frame_type::PING, reason: "opaque must be exactly 8 octets" }),
         err(ProtocolError::BadRequestId { frame_type: frame_type::CANCEL, request: 0 }),
         err(ProtocolError::BadRequestId { frame_type: frame_type::NOTIFY, request: 5 }),
         err(ProtocolError::MalformedPayload { frame_type: frame_type::REQUEST, reason: "empty method name" }),
