@@ -70,9 +70,9 @@ fn main() -> ExitCode {
 
 fn run_peer(args: &PeerArgs) -> Result<()> {
     sys::die_with_parent();
-    if args.pin {
+    if let Some(cpu) = args.cpu {
         use crate::error::Context;
-        sys::set_pinned(true).context("pinning the peer to CPU 0")?;
+        sys::set_affinity(Some(cpu)).context(format_args!("pinning the peer to CPU {cpu}"))?;
     }
     match args.role {
         Role::FifoEcho => raw::peers::fifo_echo(args),

@@ -42,9 +42,9 @@ pub(crate) struct PeerArgs {
     /// Message or buffer size in bytes.
     #[arg(long, default_value_t = 64)]
     pub(crate) size: usize,
-    /// Pin the whole peer process to CPU 0.
+    /// Pin the whole peer process to this CPU.
     #[arg(long)]
-    pub(crate) pin: bool,
+    pub(crate) cpu: Option<usize>,
     /// fifo-rpc server: handler threads (0 = handlers run inline on the I/O thread).
     #[arg(long)]
     pub(crate) workers: Option<usize>,
@@ -60,7 +60,7 @@ impl PeerArgs {
             role,
             dir,
             size: 64,
-            pin: false,
+            cpu: None,
             workers: None,
             spin_us: None,
         }
@@ -79,8 +79,8 @@ impl PeerArgs {
             "--size".into(),
             self.size.to_string().into(),
         ];
-        if self.pin {
-            argv.push("--pin".into());
+        if let Some(cpu) = self.cpu {
+            argv.extend(["--cpu".into(), cpu.to_string().into()]);
         }
         if let Some(w) = self.workers {
             argv.extend(["--workers".into(), w.to_string().into()]);

@@ -47,6 +47,8 @@ pub(crate) enum Placement {
     Pinned,
     /// The scheduler decides (what users get).
     Unpinned,
+    /// One process per CPU: the client on CPU 0, the server on CPU 1 (every message crosses CPUs).
+    Split,
 }
 
 impl Placement {
@@ -55,16 +57,24 @@ impl Placement {
         match self {
             Placement::Pinned => "pinned",
             Placement::Unpinned => "unpinned",
+            Placement::Split => "split",
         }
     }
 
-    /// Whether the peer must pin itself.
-    pub(crate) fn is_pinned(self) -> bool {
-        self == Placement::Pinned
+    /// The CPU the peer pins itself to, if any.
+    pub(crate) fn peer_cpu(self) -> Option<usize> {
+        match self {
+            Placement::Pinned => Some(0),
+            Placement::Unpinned => None,
+            Placement::Split => Some(1 % crate::sys::online_cpus()),
+        }
     }
 
     /// Applies this placement to the calling (measuring) thread and the threads it creates.
     pub(crate) fn apply_here(self) -> std::io::Result<()> {
-        crate::sys::set_pinned(self.is_pinned())
+        crate::sys::set_affinity(match self {
+            Placement::Pinned | Placement::Split => Some(0),
+            Placement::Unpinned => None,
+        })
     }
 }

@@ -14,7 +14,7 @@ pub(crate) enum Scenario {
     /// Raw ping-pong over a transport with a message size and placement.
     PingPong(Transport, usize, Placement),
     /// Raw one-way FIFO bandwidth with the default pipe capacity or the one given.
-    Stream(Option<usize>),
+    Stream(Option<usize>, Placement),
     /// Raw pipelined 64-byte echo, one read per message (`false`) or batched reads (`true`).
     Pipelined(bool),
 }
@@ -24,7 +24,7 @@ impl Scenario {
     pub(crate) fn run(self, plan: &Plan) -> Result<Metrics> {
         match self {
             Scenario::PingPong(t, size, p) => pingpong::run(t, size, p, plan),
-            Scenario::Stream(pipe_size) => stream::run(pipe_size, plan),
+            Scenario::Stream(pipe_size, p) => stream::run(pipe_size, p, plan),
             Scenario::Pipelined(batched) => pipelined::run(batched, plan),
         }
         .context(format_args!("{self:?}"))
@@ -36,13 +36,18 @@ pub(crate) fn all() -> Vec<Scenario> {
     let mut list = Vec::new();
     for transport in [Transport::Fifo, Transport::Unix] {
         for size in [64, 4096] {
-            for placement in [Placement::Pinned, Placement::Unpinned] {
+            for placement in [Placement::Pinned, Placement::Unpinned, Placement::Split] {
+                if transport == Transport::Unix && placement == Placement::Split {
+                    continue;
+                }
                 list.push(Scenario::PingPong(transport, size, placement));
             }
         }
     }
-    list.push(Scenario::Stream(None));
-    list.push(Scenario::Stream(Some(1 << 20)));
+    for placement in [Placement::Unpinned, Placement::Split] {
+        list.push(Scenario::Stream(None, placement));
+        list.push(Scenario::Stream(Some(1 << 20), placement));
+    }
     list.push(Scenario::Pipelined(false));
     list.push(Scenario::Pipelined(true));
     list
@@ -127,14 +132,14 @@ pub(crate) fn rows() -> Vec<Row> {
         "GB/s",
         Higher,
         "rpc.bulk1m.gb_per_s",
-        "fifo.stream.default.gb_per_s",
+        "fifo.stream.default.unpinned.gb_per_s",
     ));
     rows.push(row(
         "bulk16mib_gb_per_s",
         "GB/s",
         Higher,
         "rpc.bulk16m.gb_per_s",
-        "fifo.stream.default.gb_per_s",
+        "fifo.stream.default.unpinned.gb_per_s",
     ));
     rows
 }

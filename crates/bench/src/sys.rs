@@ -24,14 +24,17 @@ pub(crate) fn cpu_time_ns() -> (u64, u64) {
     (ns(usage.ru_utime), ns(usage.ru_stime))
 }
 
-/// Restricts the calling thread (and the threads it creates afterwards) to CPU 0, or, with
-/// `pinned == false`, lets it run on every CPU of the machine.
-pub(crate) fn set_pinned(pinned: bool) -> io::Result<()> {
+/// Restricts the calling thread (and the threads it creates afterwards) to one CPU, or, with
+/// `None`, lets it run on every CPU of the machine.
+pub(crate) fn set_affinity(cpu: Option<usize>) -> io::Result<()> {
     // SAFETY: an all-zero `cpu_set_t` is the empty set.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    let cpus = if pinned { 1 } else { online_cpus() };
-    for cpu in 0..cpus {
-        // SAFETY: `cpu` is below the number of online CPUs, far below CPU_SETSIZE.
+    let cpus = match cpu {
+        Some(one) => one..one + 1,
+        None => 0..online_cpus(),
+    };
+    for cpu in cpus {
+        // SAFETY: CPU_SET bounds-checks `cpu` against the set's size.
         unsafe { libc::CPU_SET(cpu, &mut set) };
     }
     // SAFETY: `set` is a valid `cpu_set_t` of the size passed; pid 0 means the calling thread.

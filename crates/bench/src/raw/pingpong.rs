@@ -59,7 +59,7 @@ pub(crate) fn run(
             let dir = FifoDir::new()?;
             let mut args = PeerArgs::new(Role::FifoEcho, dir.path().to_owned());
             args.size = size;
-            args.pin = placement.is_pinned();
+            args.cpu = placement.peer_cpu();
             let mut peer = Peer::spawn(&args)?;
             let (mut tx, mut rx) = open_parent_ends(dir.path(), &mut peer)?;
             let metrics = ping_pong(&mut peer, &mut tx, &mut rx, size, plan, &prefix)?;
@@ -74,7 +74,7 @@ pub(crate) fn run(
                 UnixListener::bind(&path).context(format_args!("binding {}", path.display()))?;
             let mut args = PeerArgs::new(Role::UnixEcho, dir.path().to_owned());
             args.size = size;
-            args.pin = placement.is_pinned();
+            args.cpu = placement.peer_cpu();
             let mut peer = Peer::spawn(&args)?;
             peer.expect("ready")?;
             let (stream, _) = listener

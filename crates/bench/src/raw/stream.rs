@@ -16,19 +16,20 @@ pub(crate) const WRITE_SIZE: usize = 4096;
 /// Size of the reader's buffer.
 pub(crate) const READ_BUFFER: usize = 64 * 1024;
 
-/// One run; figures are named `fifo.stream.default.*` or `fifo.stream.1m.*` (`gb_per_s`, CPU).
-/// `pipe_size` of `None` keeps the kernel's default capacity.
-pub(crate) fn run(pipe_size: Option<usize>, plan: &Plan) -> Result<Metrics> {
-    Placement::Unpinned
+/// One run; figures are named `fifo.stream.default.PLACEMENT.*` or `fifo.stream.1m.PLACEMENT.*`
+/// (`gb_per_s`, CPU per 4096-byte write). `pipe_size` of `None` keeps the kernel's default.
+pub(crate) fn run(pipe_size: Option<usize>, placement: Placement, plan: &Plan) -> Result<Metrics> {
+    placement
         .apply_here()
         .context("setting the CPU affinity of the measuring thread")?;
     let prefix = match pipe_size {
-        None => "fifo.stream.default".to_owned(),
-        Some(bytes) => format!("fifo.stream.{}m", bytes >> 20),
+        None => format!("fifo.stream.default.{}", placement.name()),
+        Some(bytes) => format!("fifo.stream.{}m.{}", bytes >> 20, placement.name()),
     };
     let dir = FifoDir::new()?;
     let mut args = PeerArgs::new(Role::FifoSink, dir.path().to_owned());
     args.size = READ_BUFFER;
+    args.cpu = placement.peer_cpu();
     let mut peer = Peer::spawn(&args)?;
     let (mut tx, rx) = open_parent_ends(dir.path(), &mut peer)?;
     if let Some(bytes) = pipe_size {
