@@ -59,6 +59,7 @@ mod frame;
 mod message;
 pub mod payload;
 mod receiver;
+pub mod session;
 
 #[doc(hidden)]
 pub mod fuzzing;

@@ -28,13 +28,15 @@ use std::collections::{HashMap, VecDeque};
 use std::fmt;
 
 use crate::{
-    frame_type, Call, ErrorCode, GoodbyeCode, Hello, HelloOption, Message, ProtocolError, Receiver,
-    ReceiverConfig, Welcome, MIN_MAX_FRAME, MIN_MAX_MESSAGE, VERSION,
+    frame_type, Call, ErrorCode, Event, Goodbye, GoodbyeCode, Hello, HelloOption, Message, ProtocolError,
+    Receiver, ReceiverConfig, Welcome, MIN_MAX_FRAME, MIN_MAX_MESSAGE, VERSION,
 };
-use crate::{Event, Goodbye};
 
 /// Longest message text the session puts in an ERROR or GOODBYE it writes itself.
 const MAX_TEXT: usize = 200;
+
+/// Most refused messages remembered until their last fragment (FR-FRAG-5).
+const REFUSED_KEPT: usize = 64;
 
 /// What a [`ServerSession`] advertises and enforces.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,12 +167,21 @@ impl fmt::Display for DiscardReason {
 ///
 /// ```
 /// use fifo_rpc_protocol::session::server::{ServerEvent, ServerSession, ServerSessionConfig};
-/// use fifo_rpc_protocol::{encode_message, frame_type, Hello, Message};
+/// use fifo_rpc_protocol::{encode_request, Hello, Message};
 ///
 /// let mut server = ServerSession::new(ServerSessionConfig::default());
+/// let hello = Hello {
+///     min_version: 1,
+///     max_version: 1,
+///     max_frame: 4096,
+///     max_message: 1 << 20,
+///     client_pid: 1,
+///     encoding: "raw".into(),
+///     options: vec![],
+/// };
 /// let mut input = Vec::new();
-/// Message::Hello(Hello::new(4096, 1 << 20, "raw")).encode(7, 512, &mut input).unwrap();
-/// encode_message(frame_type::REQUEST, 7, 1, &[&[4], b"echo", b"hi"], 4096, &mut input).unwrap();
+/// Message::Hello(hello).encode(7, 512, &mut input).unwrap();
+/// encode_request(7, 1, "echo", b"hi", 4096, &mut input).unwrap();
 /// server.handle_bytes(&input);
 /// let mut reply = None;
 /// while let Some(event) = server.poll_event() {
@@ -337,6 +348,8 @@ pub struct ServerSession {
     last_request: u32,
     events: VecDeque<ServerEvent>,
     tx: Vec<u8>,
+    /// Requests of the current session refused during reassembly, with the code to answer.
+    refused: Vec<(u32, ErrorCode)>,
 }
 
 impl ServerSession {
@@ -360,6 +373,7 @@ impl ServerSession {
             last_request: 0,
             events: VecDeque::with_capacity(reserve.min(256)),
             tx: Vec::with_capacity(cfg.max_frame),
+            refused: Vec::new(),
             cfg,
         }
     }
@@ -463,8 +477,11 @@ impl ServerSession {
     /// Marks a call as started. Returns `false` if it must not run: it was cancelled before it
     /// started (ERROR `CANCELLED` is already queued, FR-CANCEL-2) or its session ended.
     pub fn start_call(&mut self, reply: &ReplyTo) -> bool {
+        if !self.is_current(reply.session) {
+            return false;
+        }
         match self.in_flight.get_mut(&reply.request) {
-            Some(f) if f.seq == reply.seq && self.is_current(reply.session) => {
+            Some(f) if f.seq == reply.seq => {
                 f.started = true;
                 true
             }
@@ -512,16 +529,19 @@ impl ServerSession {
                     frame_type,
                     reason: DiscardReason::Ignorable,
                 }),
+                Event::MessageDiscarded { session, request, frame_type } => {
+                    self.on_message_discarded(session, request, frame_type)
+                }
                 Event::Error(err) => self.on_framing_error(err),
             }
         }
     }
 
     fn on_framing_error(&mut self, err: ProtocolError) {
-        // FR-FRAG-5: a REQUEST of this session that grew past Max Message is answered.
-        // A refused partial message (FR-FRAG-7) is answered OVERLOADED so the client is not left
-        // waiting. Other errors concern bytes only (FR-ERR-1).
-        let answer = match err {
+        // A message refused while being reassembled is answered when its last fragment has
+        // arrived ([`Event::MessageDiscarded`]); remember which code it gets. Other errors concern
+        // bytes only (FR-ERR-1).
+        let refused = match err {
             ProtocolError::MessageTooLarge { session, request, .. } => {
                 Some((session, request, ErrorCode::MESSAGE_TOO_LARGE))
             }
@@ -530,13 +550,33 @@ impl ServerSession {
             }
             _ => None,
         };
-        if let Some((session, request, code)) = answer {
-            if request != 0 && self.is_current(session) && !self.in_flight.contains_key(&request) {
-                let text = err.to_string();
-                self.queue_error(request, code, &text);
+        if let Some((session, request, code)) = refused {
+            if request != 0 && self.is_current(session) {
+                if self.refused.len() >= REFUSED_KEPT {
+                    self.refused.remove(0);
+                }
+                self.refused.push((request, code));
             }
         }
         self.events.push_back(ServerEvent::FramingError(err));
+    }
+
+    /// The last fragment of a refused message arrived: answer a REQUEST of this session
+    /// (FR-FRAG-5), so its client is not left waiting.
+    fn on_message_discarded(&mut self, session: u32, request: u32, frame_type: u8) {
+        let code = match self.refused.iter().position(|&(r, _)| r == request) {
+            Some(i) => self.refused.remove(i).1,
+            None => ErrorCode::MESSAGE_TOO_LARGE,
+        };
+        if frame_type != frame_type::REQUEST || !self.is_current(session) || self.in_flight.contains_key(&request) {
+            return;
+        }
+        let text = if code == ErrorCode::OVERLOADED {
+            format!("more than {} messages in reassembly; wait for answers", self.cfg.max_in_flight)
+        } else {
+            format!("request exceeds the server's max message of {} bytes", self.cfg.max_message)
+        };
+        self.queue_error(request, code, &text);
     }
 
     fn on_message(&mut self, session: u32, message: Message) {
@@ -735,6 +775,7 @@ impl ServerSession {
             _ => true,
         });
         self.receiver.drop_session(id);
+        self.refused.clear();
         self.last_request = 0;
         self.state = if matches!(self.state, SessionState::Draining | SessionState::Closed) {
             SessionState::Closed
@@ -800,12 +841,12 @@ fn encode_error_frame(
     max_frame: usize,
     out: &mut Vec<u8>,
 ) -> Result<(), ProtocolError> {
-    crate::encode_error(session, request, code, clip(text), &[], max_frame, out).map(|_| ())
+    crate::encode_error(session, request, code.0, clip(text), &[], max_frame, out).map(|_| ())
 }
 
 fn queue_goodbye(session: u32, code: GoodbyeCode, last_request: u32, text: &str, max_frame: usize, out: &mut Vec<u8>) {
     let goodbye = Goodbye { code: code.0, last_request, message: clip(text).to_owned() };
-    if Message::Goodbye(goodbye).encode(session, max_frame, out).is_err() {
+    if crate::encode_goodbye(session, &goodbye, max_frame, out).is_err() {
         debug_assert!(false, "a GOODBYE with a clipped message fits 512 octets");
     }
 }

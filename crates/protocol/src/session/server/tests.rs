@@ -1,0 +1,1 @@
+//! ServerSession tests: an in-memory client feeds frames built with the protocol encoders.

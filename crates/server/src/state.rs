@@ -1,0 +1,116 @@
+//! The state the I/O thread and the workers share, behind one mutex: the session machine, the
+//! output and the job queue. Holding one lock while checking that a call is still current and
+//! writing its answer makes FR-SESS-2 exact and keeps a drain's GOODBYE after the last answer.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use fifo_rpc_fifo::FifoError;
+use fifo_rpc_protocol::session::server::{EndReason, ReplyTo, ServerSession};
+use fifo_rpc_protocol::Call;
+use parking_lot::{Condvar, Mutex};
+
+use crate::log::{LogFn, ServeSummary, ServerLog};
+use crate::output::{Output, WriteStatus};
+use crate::shutdown::ShutdownHandle;
+
+/// Work for a worker.
+#[derive(Debug)]
+pub(crate) enum Job {
+    Call { call: Call, reply: ReplyTo },
+    Notify { session: u32, call: Call },
+}
+
+/// Everything behind the lock.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub(crate) session: ServerSession,
+    pub(crate) out: Output,
+    pub(crate) jobs: VecDeque<Job>,
+    pub(crate) stop_workers: bool,
+    pub(crate) summary: ServeSummary,
+    /// Write errors other than `EPIPE`, kept for the I/O thread to log.
+    pub(crate) write_errors: Vec<FifoError>,
+}
+
+/// The lock and what waits on it.
+pub(crate) struct Shared {
+    pub(crate) state: Mutex<State>,
+    /// Workers wait here for jobs.
+    pub(crate) work: Condvar,
+    pub(crate) handle: ShutdownHandle,
+    pub(crate) log: Option<LogFn>,
+    pub(crate) write_timeout: Duration,
+}
+
+impl Shared {
+    /// See [`Context::cancelled`](crate::Context::cancelled).
+    pub(crate) fn is_cancelled(&self, reply: &ReplyTo) -> bool {
+        self.state.lock().session.is_cancelled(reply)
+    }
+
+    pub(crate) fn log(&self, record: ServerLog) {
+        if let Some(log) = &self.log {
+            log(&record);
+        }
+    }
+}
+
+impl State {
+    /// Writes `frames` (the encoded answer of `reply`) if the call still belongs to the current
+    /// session, then the session machine's own frames. Returns `true` if the I/O thread must look
+    /// (a new backlog, an ended session, a finished drain).
+    pub(crate) fn deliver(&mut self, reply: &ReplyTo, frames: &[u8]) -> bool {
+        let mut attention = false;
+        if self.session.complete(reply) {
+            attention |= self.write_answers(frames);
+        }
+        attention | self.flush_session()
+    }
+
+    /// Writes the frames the session machine queued. Returns `true` if the I/O thread must look.
+    pub(crate) fn flush_session(&mut self) -> bool {
+        let mut staging = std::mem::take(&mut self.out.staging);
+        staging.clear();
+        let mut attention = false;
+        if self.session.poll_transmit(&mut staging).is_some() {
+            attention |= self.write_answers(&staging);
+        }
+        staging.clear();
+        self.out.staging = staging;
+        attention | self.session.has_events() | self.session.is_closed()
+    }
+
+    /// Writes whole frames of the current session; on `EPIPE` ends the session (the I/O thread
+    /// handles the event). Returns `true` if the I/O thread must look.
+    pub(crate) fn write_answers(&mut self, frames: &[u8]) -> bool {
+        match self.out.write(frames) {
+            Ok(WriteStatus::Flushed | WriteStatus::Closed) => false,
+            Ok(WriteStatus::Pending { new }) => new,
+            Ok(WriteStatus::PeerGone) => {
+                self.session.end_session(EndReason::PeerGone);
+                true
+            }
+            Err(e) => {
+                // Not EPIPE, not EAGAIN: the descriptor is unusable; treat the client as gone.
+                self.write_errors.push(e);
+                self.out.close();
+                self.session.end_session(EndReason::PeerGone);
+                true
+            }
+        }
+    }
+
+    /// Flushes the backlog (on `POLLOUT`). Same contract as [`flush_session`](Self::flush_session).
+    pub(crate) fn flush_backlog(&mut self) {
+        match self.out.flush() {
+            Ok(WriteStatus::PeerGone) => self.session.end_session(EndReason::PeerGone),
+            Ok(_) => {}
+            Err(e) => {
+                self.write_errors.push(e);
+                self.out.close();
+                self.session.end_session(EndReason::PeerGone);
+            }
+        }
+    }
+}
