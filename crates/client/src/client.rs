@@ -1,0 +1,542 @@
+//! [`Client`]: the public, thread-safe handle on a session, and [`PendingCall`].
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fifo_rpc_protocol::payload;
+use fifo_rpc_protocol::session::client::{CallOutcome, ClientSessionError};
+use parking_lot::{Mutex, RwLock};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::config::ClientConfig;
+use crate::conn::{Conn, Dead, Slot};
+use crate::error::ClientError;
+use crate::write::WriteFail;
+
+/// How long [`Client::close`] tries to write its GOODBYE to a full `pipe.in`.
+const CLOSE_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// What the server said about itself in WELCOME (spec §6.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServerInfo {
+    /// Random, new on every server start: a different value after [`Client::reconnect`] means
+    /// that the server restarted (FR-HS-3).
+    pub instance_id: u64,
+    /// The server's process id (informational).
+    pub server_pid: u32,
+    /// The agreed protocol version.
+    pub version: u8,
+    /// The server's local MaxFrame.
+    pub max_frame: u16,
+    /// The largest request the server accepts.
+    pub max_message: u32,
+    /// The most calls the client may have outstanding; more wait for a free place.
+    pub max_in_flight: u32,
+    /// The agreed body encoding.
+    pub encoding: String,
+}
+
+/// A connection to a fifo-rpc server, shared by any number of threads.
+///
+/// `Client` is `Send + Sync`: put it in an `Arc` (or borrow it in scoped threads) and call from
+/// many threads at once; calls are multiplexed by Request ID and their frames share writes. There
+/// is no background thread: a waiting caller reads answers for everyone (see the crate docs).
+///
+/// Dropping the client closes the session ([`close`](Self::close)).
+#[derive(Debug)]
+pub struct Client {
+    dir: PathBuf,
+    config: ClientConfig,
+    conn: RwLock<Arc<Conn>>,
+    reconnecting: Mutex<()>,
+}
+
+impl Client {
+    /// Connects to the service in `dir` (spec §9.4), waiting up to the connect timeout for the
+    /// server to appear, for another client to leave, and for WELCOME.
+    ///
+    /// # Errors
+    /// [`ClientError::NoServer`] if no server answered before the deadline;
+    /// [`ClientError::Busy`] if another client held `client.lock` until then;
+    /// [`ClientError::Rejected`] if the server refused the HELLO; [`ClientError::Fifo`] if a
+    /// file failed its checks (a planted file, a directory open to others).
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    /// use fifo_rpc_client::{Client, ClientConfig, ClientError};
+    ///
+    /// let tmp = tempfile::tempdir()?;
+    /// let config = ClientConfig::default().connect_timeout(Duration::from_millis(50));
+    /// // Nobody serves this directory.
+    /// let err = Client::connect(tmp.path().join("svc"), config).unwrap_err();
+    /// assert!(matches!(err, ClientError::NoServer { .. }));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn connect(dir: impl AsRef<Path>, config: ClientConfig) -> Result<Client, ClientError> {
+        let dir = dir.as_ref().to_path_buf();
+        let conn = open(&dir, &config)?;
+        Ok(Client {
+            dir,
+            config,
+            conn: RwLock::new(conn),
+            reconnecting: Mutex::new(()),
+        })
+    }
+
+    /// Calls `method` with `request` encoded as `bincode1` and decodes the answer as `Resp`,
+    /// waiting at most the configured call timeout.
+    ///
+    /// # Errors
+    /// [`ClientError::Remote`] if the server answered with ERROR; [`ClientError::Codec`] if a
+    /// body does not encode or decode; the errors of [`call_raw`](Self::call_raw).
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # let client = fifo_rpc_client::Client::connect("/run/user/1000/echo", Default::default())?;
+    /// let reply: String = client.call("echo", &"hello".to_string())?;
+    /// assert_eq!(reply, "hello");
+    /// # Ok::<(), fifo_rpc_client::ClientError>(())
+    /// ```
+    pub fn call<Req, Resp>(&self, method: &str, request: &Req) -> Result<Resp, ClientError>
+    where
+        Req: Serialize + ?Sized,
+        Resp: DeserializeOwned,
+    {
+        self.call_with_timeout(method, request, self.config.call_timeout)
+    }
+
+    /// [`call`](Self::call) with its own timeout (`None`: wait until answered or the server
+    /// goes away).
+    ///
+    /// # Errors
+    /// As [`call`](Self::call).
+    pub fn call_with_timeout<Req, Resp>(
+        &self,
+        method: &str,
+        request: &Req,
+        timeout: Option<Duration>,
+    ) -> Result<Resp, ClientError>
+    where
+        Req: Serialize + ?Sized,
+        Resp: DeserializeOwned,
+    {
+        let conn = self.conn();
+        let limit = u64::from(conn.welcome().max_message);
+        let body = payload::encode(request, limit)?;
+        let answer = call_on(&conn, method, &body, timeout)?;
+        Ok(payload::decode(&answer, u64::from(self.config.max_message))?)
+    }
+
+    /// Calls `method` with the octets `body` as they are and returns the answer's octets,
+    /// waiting at most the configured call timeout.
+    ///
+    /// # Errors
+    /// [`ClientError::Remote`] (ERROR answer), [`ClientError::Timeout`] (the call was
+    /// cancelled; its late answer is discarded), [`ClientError::ServerGone`] (outcome unknown,
+    /// FR-BYE-4), [`ClientError::NotProcessed`] (GOODBYE first, FR-BYE-3),
+    /// [`ClientError::Disconnected`], [`ClientError::MessageTooLarge`] (FR-FRAG-4),
+    /// [`ClientError::Protocol`] for an empty method or one over 255 octets.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # let client = fifo_rpc_client::Client::connect("/run/user/1000/echo", Default::default())?;
+    /// // bincode1 of the string "hi"
+    /// let hi = b"\x02\0\0\0\0\0\0\0hi";
+    /// assert_eq!(client.call_raw("echo", hi)?, hi);
+    /// # Ok::<(), fifo_rpc_client::ClientError>(())
+    /// ```
+    pub fn call_raw(&self, method: &str, body: &[u8]) -> Result<Vec<u8>, ClientError> {
+        call_on(&self.conn(), method, body, self.config.call_timeout)
+    }
+
+    /// [`call_raw`](Self::call_raw) with its own timeout (`None`: no timeout).
+    ///
+    /// # Errors
+    /// As [`call_raw`](Self::call_raw).
+    pub fn call_raw_with_timeout(
+        &self,
+        method: &str,
+        body: &[u8],
+        timeout: Option<Duration>,
+    ) -> Result<Vec<u8>, ClientError> {
+        call_on(&self.conn(), method, body, timeout)
+    }
+
+    /// Starts a raw call without waiting for its answer, for pipelining: many calls from one
+    /// thread share writes (their frames are written when a full `PIPE_BUF` is queued, or at
+    /// the latest by [`PendingCall::wait`] or [`flush`](Self::flush)).
+    ///
+    /// Dropping the [`PendingCall`] without waiting cancels the call.
+    ///
+    /// # Errors
+    /// As [`call_raw`](Self::call_raw), for what can fail before the answer. With Max In-flight
+    /// calls outstanding it waits for a free place, up to the call timeout.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # let client = fifo_rpc_client::Client::connect("/run/user/1000/echo", Default::default())?;
+    /// let hi = b"\x02\0\0\0\0\0\0\0hi";
+    /// let pending: Vec<_> = (0..100).map(|_| client.send_raw("echo", hi)).collect::<Result<_, _>>()?;
+    /// for call in pending {
+    ///     assert_eq!(call.wait()?, hi);
+    /// }
+    /// # Ok::<(), fifo_rpc_client::ClientError>(())
+    /// ```
+    pub fn send_raw<'a>(
+        &self,
+        method: &'a str,
+        body: &[u8],
+    ) -> Result<PendingCall<'a>, ClientError> {
+        let conn = self.conn();
+        let deadline = deadline_of(self.config.call_timeout);
+        let request = submit(&conn, method, body, deadline, false)?;
+        Ok(PendingCall {
+            conn,
+            request,
+            method,
+            timeout: self.config.call_timeout,
+            done: false,
+        })
+    }
+
+    /// Writes frames queued by [`send_raw`](Self::send_raw) now.
+    ///
+    /// # Errors
+    /// [`ClientError::ServerGone`] if the server went away, [`ClientError::Timeout`] if
+    /// `pipe.in` stayed full for the call timeout.
+    pub fn flush(&self) -> Result<(), ClientError> {
+        let conn = self.conn();
+        let deadline = deadline_of(self.config.call_timeout);
+        let (g, result) = conn.flush(conn.state.lock(), deadline, false);
+        let dead = g.dead.clone();
+        drop(g);
+        match result {
+            Ok(()) => Ok(()),
+            Err(WriteFail::Timeout) => Err(ClientError::Timeout {
+                method: "flush".to_owned(),
+                after: self.config.call_timeout.unwrap_or_default(),
+            }),
+            Err(WriteFail::Fifo(e)) => Err(e.into()),
+            Err(WriteFail::Dead) => Err(dead.map_or(ClientError::ServerGone, |d| d.unknown_outcome_error())),
+        }
+    }
+
+    /// Sends a NOTIFY of `method` with `message` encoded as `bincode1`; no answer comes
+    /// (FR-CALL-7).
+    ///
+    /// # Errors
+    /// [`ClientError::Codec`], [`ClientError::Disconnected`], [`ClientError::ServerGone`],
+    /// [`ClientError::MessageTooLarge`], [`ClientError::Protocol`].
+    pub fn notify<T: Serialize + ?Sized>(&self, method: &str, message: &T) -> Result<(), ClientError> {
+        let limit = u64::from(self.conn().welcome().max_message);
+        self.notify_raw(method, &payload::encode(message, limit)?)
+    }
+
+    /// Sends a NOTIFY of `method` with the octets `body`.
+    ///
+    /// # Errors
+    /// As [`notify`](Self::notify), without [`ClientError::Codec`].
+    pub fn notify_raw(&self, method: &str, body: &[u8]) -> Result<(), ClientError> {
+        let conn = self.conn();
+        let mut g = conn.state.lock();
+        if let Some(dead) = &g.dead {
+            return Err(dead.new_call_error());
+        }
+        let s = &mut *g;
+        s.session.notify(method, body, &mut s.tx)?;
+        let deadline = deadline_of(self.config.call_timeout);
+        let (g, result) = conn.flush(g, deadline, false);
+        match result {
+            Ok(()) | Err(WriteFail::Timeout) => Ok(()), // queued; the next writer sends it
+            Err(WriteFail::Fifo(e)) => Err(e.into()),
+            Err(WriteFail::Dead) => Err(g.dead.as_ref().map_or(ClientError::ServerGone, Dead::unknown_outcome_error)),
+        }
+    }
+
+    /// Asks the server to stop: calls the `exit` method (spec §10.2) and waits for its empty
+    /// RESPONSE, then for GOODBYE `SHUTTING_DOWN` and the end of `pipe.out` (FR-EXIT-1). The
+    /// client is disconnected afterwards.
+    ///
+    /// # Errors
+    /// As [`call_raw`](Self::call_raw); [`ClientError::Remote`] with `METHOD_NOT_FOUND` if the
+    /// server does not serve `exit`.
+    pub fn exit(&self) -> Result<(), ClientError> {
+        let conn = self.conn();
+        call_on(&conn, "exit", &[], self.config.call_timeout)?;
+        // The server drains and says GOODBYE SHUTTING_DOWN, then closes pipe.out.
+        let deadline = deadline_of(self.config.call_timeout);
+        let shut_down = conn.wait_for(deadline, None, |g| {
+            let over = g.eof || matches!(g.dead, Some(Dead::Closed | Dead::Violation(_)));
+            over.then(|| Conn::server_shut_down(g))
+        });
+        match shut_down {
+            Some(_) => Ok(()),
+            // No EOF in time: accept the GOODBYE alone.
+            None if Conn::server_shut_down(&conn.state.lock()) => Ok(()),
+            None => Err(ClientError::Timeout {
+                method: "exit".to_owned(),
+                after: self.config.call_timeout.unwrap_or_default(),
+            }),
+        }
+    }
+
+    /// Ends the session: sends GOODBYE `NO_ERROR` (FR-BYE-1) and releases `client.lock`, so
+    /// that another client can connect. Calls still waiting fail with
+    /// [`ClientError::Disconnected`]. Idempotent; [`reconnect`](Self::reconnect) starts a new
+    /// session.
+    pub fn close(&self) {
+        self.conn().close(CLOSE_WRITE_TIMEOUT);
+    }
+
+    /// Closes the current session, if any, and connects again (waiting up to the connect
+    /// timeout).
+    ///
+    /// **At most once.** Calls that were outstanding when the previous session ended failed
+    /// with [`ClientError::ServerGone`] (the server may or may not have run them) and are never
+    /// re-sent by the client (FR-BYE-4); retry them yourself if they are idempotent. Compare
+    /// [`server_info`](Self::server_info)`().instance_id` before and after to learn whether the
+    /// server restarted (FR-HS-3).
+    ///
+    /// # Errors
+    /// As [`connect`](Self::connect). On error the client stays disconnected.
+    pub fn reconnect(&self) -> Result<(), ClientError> {
+        let _one_at_a_time = self.reconnecting.lock();
+        self.conn().close(CLOSE_WRITE_TIMEOUT);
+        let fresh = open(&self.dir, &self.config)?;
+        *self.conn.write() = fresh;
+        Ok(())
+    }
+
+    /// What the server of the current (or last) session said about itself in WELCOME.
+    pub fn server_info(&self) -> ServerInfo {
+        let conn = self.conn();
+        let w = conn.welcome();
+        ServerInfo {
+            instance_id: w.instance_id,
+            server_pid: w.server_pid,
+            version: w.version,
+            max_frame: w.max_frame,
+            max_message: w.max_message,
+            max_in_flight: w.max_in_flight,
+            encoding: w.encoding.clone(),
+        }
+    }
+
+    /// `true` while the session lasts: not closed, the server not gone.
+    pub fn is_connected(&self) -> bool {
+        self.conn().is_alive()
+    }
+
+    /// The service directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    fn conn(&self) -> Arc<Conn> {
+        Arc::clone(&self.conn.read())
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.conn.get_mut().close(CLOSE_WRITE_TIMEOUT);
+    }
+}
+
+/// A call started with [`Client::send_raw`] whose answer has not been collected yet.
+///
+/// Dropping it without [`wait`](Self::wait) cancels the call (CANCEL is queued).
+#[derive(Debug)]
+#[must_use = "dropping a PendingCall cancels the call"]
+pub struct PendingCall<'a> {
+    conn: Arc<Conn>,
+    request: u32,
+    method: &'a str,
+    timeout: Option<Duration>,
+    done: bool,
+}
+
+impl PendingCall<'_> {
+    /// The call's Request ID.
+    pub fn request_id(&self) -> u32 {
+        self.request
+    }
+
+    /// Waits for the answer, at most the call timeout from now.
+    ///
+    /// # Errors
+    /// As [`Client::call_raw`].
+    pub fn wait(self) -> Result<Vec<u8>, ClientError> {
+        let timeout = self.timeout;
+        self.wait_timeout(timeout)
+    }
+
+    /// Waits for the answer, at most `timeout` from now (`None`: no limit).
+    ///
+    /// # Errors
+    /// As [`Client::call_raw`].
+    pub fn wait_timeout(mut self, timeout: Option<Duration>) -> Result<Vec<u8>, ClientError> {
+        self.done = true;
+        wait_answer(&self.conn, self.request, self.method, deadline_of(timeout), timeout)
+    }
+}
+
+impl Drop for PendingCall<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            abandon(&self.conn, self.request);
+        }
+    }
+}
+
+/// Connects and wraps the session.
+fn open(dir: &Path, config: &ClientConfig) -> Result<Arc<Conn>, ClientError> {
+    let parts = crate::connect::connect(dir, config)?;
+    Ok(Arc::new(Conn::new(parts, config.spin)?))
+}
+
+fn deadline_of(timeout: Option<Duration>) -> Option<Instant> {
+    timeout.map(|t| Instant::now() + t)
+}
+
+/// One blocking call: submit, then wait.
+fn call_on(
+    conn: &Conn,
+    method: &str,
+    body: &[u8],
+    timeout: Option<Duration>,
+) -> Result<Vec<u8>, ClientError> {
+    let deadline = deadline_of(timeout);
+    let request = submit(conn, method, body, deadline, true)?;
+    wait_answer(conn, request, method, deadline, timeout)
+}
+
+/// Queues the REQUEST (waiting for in-flight room if needed) and, if `write_now` or a full
+/// `PIPE_BUF` is queued, writes. Returns the Request ID.
+fn submit(
+    conn: &Conn,
+    method: &str,
+    body: &[u8],
+    deadline: Option<Instant>,
+    write_now: bool,
+) -> Result<u32, ClientError> {
+    let mut g = conn.state.lock();
+    let request = loop {
+        if let Some(dead) = &g.dead {
+            return Err(dead.new_call_error());
+        }
+        let s = &mut *g;
+        match s.session.start_call(method, body, &mut s.tx) {
+            Ok(request) => break request,
+            Err(ClientSessionError::InFlightLimit { max }) => {
+                // FR-CALL-4: wait for a free place, reading answers meanwhile if nobody does.
+                g.capacity_waiters += 1;
+                drop(g);
+                let room = conn.wait_for(deadline, None, |g| {
+                    (g.dead.is_some() || g.session.outstanding() < max as usize).then_some(())
+                });
+                g = conn.state.lock();
+                g.capacity_waiters -= 1;
+                if room.is_none() {
+                    return Err(timeout_error(method, deadline));
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    g.slots.insert(request, Slot::default());
+    if write_now || g.tx.len() >= conn.pipe_buf {
+        let (g, result) = conn.flush(g, deadline, false);
+        if let Err(WriteFail::Fifo(e)) = result {
+            drop(g);
+            return Err(e.into());
+        }
+    }
+    Ok(request)
+}
+
+/// Waits for the answer of `request`; on timeout cancels it (FR-CANCEL-1).
+fn wait_answer(
+    conn: &Conn,
+    request: u32,
+    method: &str,
+    deadline: Option<Instant>,
+    timeout: Option<Duration>,
+) -> Result<Vec<u8>, ClientError> {
+    let taken = conn.wait_for(deadline, Some(request), |g| take_outcome(g, request));
+    let (outcome, dead) = match taken {
+        Some(taken) => taken,
+        None => {
+            let mut g = conn.state.lock();
+            match take_outcome(&mut g, request) {
+                Some(taken) => taken, // came just now
+                None => {
+                    g.slots.remove(&request);
+                    let s = &mut *g;
+                    if s.session.cancel(request, &mut s.tx) {
+                        // Written now if the pipe has room, else by the next writer.
+                        drop(conn.flush(g, Some(Instant::now()), false));
+                    }
+                    return Err(ClientError::Timeout {
+                        method: method.to_owned(),
+                        after: timeout.unwrap_or_default(),
+                    });
+                }
+            }
+        }
+    };
+    match outcome {
+        CallOutcome::Ok(body) => Ok(body),
+        CallOutcome::Remote {
+            code,
+            message,
+            details,
+        } => Err(ClientError::Remote {
+            code,
+            name: code.name(),
+            message,
+            details,
+        }),
+        CallOutcome::NotProcessed => Err(ClientError::NotProcessed),
+        CallOutcome::Dropped(e) => Err(ClientError::Protocol(e)),
+        _ => Err(dead.map_or(ClientError::ServerGone, |d| d.unknown_outcome_error())),
+    }
+}
+
+/// Removes the slot of `request` if its outcome came: `(outcome, how the session ended)`.
+fn take_outcome(
+    g: &mut crate::conn::Shared,
+    request: u32,
+) -> Option<(CallOutcome, Option<Dead>)> {
+    if g.slots.get(&request)?.outcome.is_none() {
+        return None;
+    }
+    let outcome = g.slots.remove(&request)?.outcome?;
+    Some((outcome, g.dead.clone()))
+}
+
+/// Forgets a call nobody waits for any more: CANCEL if it is still outstanding.
+fn abandon(conn: &Conn, request: u32) {
+    let mut g = conn.state.lock();
+    if g.slots.remove(&request).is_some_and(|slot| slot.outcome.is_none()) {
+        let s = &mut *g;
+        s.session.cancel(request, &mut s.tx);
+    }
+}
+
+fn timeout_error(method: &str, deadline: Option<Instant>) -> ClientError {
+    let _ = deadline;
+    ClientError::Timeout {
+        method: method.to_owned(),
+        after: Duration::ZERO,
+    }
+}
