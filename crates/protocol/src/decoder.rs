@@ -135,7 +135,9 @@ impl FrameDecoder {
         }
         if len > self.max_frame {
             let max = self.max_frame;
-            return Some(Err(self.scan_error(ProtocolError::FrameTooLarge { len, max })));
+            return Some(Err(
+                self.scan_error(ProtocolError::FrameTooLarge { len, max })
+            ));
         }
         // Step 4: wait for the whole frame.
         let frame = avail.get(..len)?;
@@ -144,7 +146,9 @@ impl FrameDecoder {
         let expected = u32::from_be_bytes([crc[0], crc[1], crc[2], crc[3]]);
         let actual = crc32fast::hash(body);
         if expected != actual {
-            return Some(Err(self.scan_error(ProtocolError::BadChecksum { expected, actual })));
+            return Some(Err(
+                self.scan_error(ProtocolError::BadChecksum { expected, actual })
+            ));
         }
         // Steps 6-11: the boundary is trusted, so a failure skips the frame.
         match check_header(frame) {
@@ -265,7 +269,10 @@ fn check_header(frame: &[u8]) -> Result<(FrameHeader, usize), ProtocolError> {
     }
     let header_len = usize::from(hl);
     if header_len < HEADER_LEN || header_len > frame.len() - CRC_LEN {
-        return Err(ProtocolError::BadHeaderLength { header_len, frame_len: frame.len() });
+        return Err(ProtocolError::BadHeaderLength {
+            header_len,
+            frame_len: frame.len(),
+        });
     }
     if header_len > HEADER_LEN {
         check_extensions(&frame[HEADER_LEN..header_len])?;
@@ -278,7 +285,16 @@ fn check_header(frame: &[u8]) -> Result<(FrameHeader, usize), ProtocolError> {
         return Err(ProtocolError::ZeroSession);
     }
     let request = u32::from_be_bytes([r0, r1, r2, r3]);
-    Ok((FrameHeader { version, frame_type: t, flags, session, request }, header_len))
+    Ok((
+        FrameHeader {
+            version,
+            frame_type: t,
+            flags,
+            session,
+            request,
+        },
+        header_len,
+    ))
 }
 
 #[cfg(test)]

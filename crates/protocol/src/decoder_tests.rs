@@ -45,7 +45,11 @@ fn run(input: &[u8], max_frame: usize) -> Vec<Out> {
 fn run_all_splits(input: &[u8], max_frame: usize) -> Vec<Out> {
     let whole = run(input, max_frame);
     for cut in 0..=input.len() {
-        assert_eq!(run_chunks(input, max_frame, &[cut]), whole, "split at {cut}");
+        assert_eq!(
+            run_chunks(input, max_frame, &[cut]),
+            whole,
+            "split at {cut}"
+        );
     }
     let ones = vec![1; input.len()];
     assert_eq!(run_chunks(input, max_frame, &ones), whole, "1-octet chunks");
@@ -61,7 +65,14 @@ fn frame(t: u8, fl: u8, session: u32, request: u32, ext: &[u8], payload: &[u8]) 
 }
 
 fn ping(session: u32) -> Vec<u8> {
-    frame(frame_type::PING, 0, session, 0, &[], &[1, 2, 3, 4, 5, 6, 7, 8])
+    frame(
+        frame_type::PING,
+        0,
+        session,
+        0,
+        &[],
+        &[1, 2, 3, 4, 5, 6, 7, 8],
+    )
 }
 
 fn frame_out(bytes: &[u8]) -> Out {
@@ -85,14 +96,21 @@ fn decodes_spec_ping_and_prefixes_wait() {
     let f = ping(42);
     assert_eq!(
         run_all_splits(&f, 4096),
-        [Out::Frame(FrameHeader::new(frame_type::PING, 42, 0), vec![], vec![1, 2, 3, 4, 5, 6, 7, 8])]
+        [Out::Frame(
+            FrameHeader::new(frame_type::PING, 42, 0),
+            vec![],
+            vec![1, 2, 3, 4, 5, 6, 7, 8]
+        )]
     );
     for n in 1..f.len() {
         let mut d = FrameDecoder::new(4096);
         d.push(&f[..n]);
         assert!(d.decode().is_none(), "prefix {n}");
         assert_eq!(d.buffered(), n);
-        assert!(matches!(d.finish(), Some(ProtocolError::TruncatedFrame { .. })), "FR-DEC-5");
+        assert!(
+            matches!(d.finish(), Some(ProtocolError::TruncatedFrame { .. })),
+            "FR-DEC-5"
+        );
     }
 }
 
@@ -100,17 +118,33 @@ fn decodes_spec_ping_and_prefixes_wait() {
 #[test]
 fn several_frames_any_split() {
     let mut input = ping(1);
-    input.extend(frame(frame_type::RESPONSE, flags::MORE, 1, 9, &[], b"part one"));
+    input.extend(frame(
+        frame_type::RESPONSE,
+        flags::MORE,
+        1,
+        9,
+        &[],
+        b"part one",
+    ));
     input.extend(frame(0x9f, 0x80, 1, 3, &[0x8f, 1, 0xaa], b"grease"));
     input.extend(frame(frame_type::RESPONSE, 0, 1, 9, &[], &[]));
     let out = run_all_splits(&input, 4096);
     assert_eq!(out.len(), 4);
     assert!(out.iter().all(|o| matches!(o, Out::Frame(..))));
-    assert_eq!(out[2], Out::Frame(
-        FrameHeader { version: 1, frame_type: 0x9f, flags: 0x80, session: 1, request: 3 },
-        vec![0x8f, 1, 0xaa],
-        b"grease".to_vec()
-    ));
+    assert_eq!(
+        out[2],
+        Out::Frame(
+            FrameHeader {
+                version: 1,
+                frame_type: 0x9f,
+                flags: 0x80,
+                session: 1,
+                request: 3
+            },
+            vec![0x8f, 1, 0xaa],
+            b"grease".to_vec()
+        )
+    );
 }
 
 // FR-DEC-2 step 1, FR-DEC-4: stray text is one BAD_MAGIC, then the next frame is found.
@@ -121,22 +155,34 @@ fn stray_bytes_scan_to_next_frame() {
     input.extend(b"\xf1\xf1\xf0"); // F1 then a candidate F1 F0 ...
     input.extend(&ping(6)[2..]); // ... completed by the rest of a frame
     let out = run_all_splits(&input, 4096);
-    assert_eq!(out, [
-        Out::Err(ProtocolError::BadMagic),
-        frame_out(&ping(5)),
-        Out::Err(ProtocolError::BadMagic),
-        frame_out(&ping(6)),
-    ]);
+    assert_eq!(
+        out,
+        [
+            Out::Err(ProtocolError::BadMagic),
+            frame_out(&ping(5)),
+            Out::Err(ProtocolError::BadMagic),
+            frame_out(&ping(6)),
+        ]
+    );
 }
 
 // FR-DEC-4: "F1 41" fails at octet 1; a single trailing F1 while scanning waits; FR-DEC-5: octets
 // held while scanning are dropped silently.
 #[test]
 fn scanning_details() {
-    assert_eq!(run_all_splits(b"\xf1\x41", 4096), [Out::Err(ProtocolError::BadMagic)]);
-    assert_eq!(run_all_splits(b"x\xf1", 4096), [Out::Err(ProtocolError::BadMagic)]);
+    assert_eq!(
+        run_all_splits(b"\xf1\x41", 4096),
+        [Out::Err(ProtocolError::BadMagic)]
+    );
+    assert_eq!(
+        run_all_splits(b"x\xf1", 4096),
+        [Out::Err(ProtocolError::BadMagic)]
+    );
     // Not scanning and holding a lone F1: a truncated frame.
-    assert_eq!(run(b"\xf1", 4096), [Out::Err(ProtocolError::TruncatedFrame { missing: 19 })]);
+    assert_eq!(
+        run(b"\xf1", 4096),
+        [Out::Err(ProtocolError::TruncatedFrame { missing: 19 })]
+    );
     let mut d = FrameDecoder::new(4096);
     d.push(b"zz\xf1");
     assert_eq!(d.decode(), Some(Err(ProtocolError::BadMagic)));
@@ -151,20 +197,42 @@ fn scanning_details() {
 #[test]
 fn length_checks_scan() {
     let short = b"\xf1\xf0\x00\x13";
-    assert_eq!(run_all_splits(short, 4096), [Out::Err(ProtocolError::FrameTooShort { len: 19 })]);
+    assert_eq!(
+        run_all_splits(short, 4096),
+        [Out::Err(ProtocolError::FrameTooShort { len: 19 })]
+    );
     let mut d = FrameDecoder::new(512);
     d.push(b"\xf1\xf0\x02\x01");
-    assert_eq!(d.decode(), Some(Err(ProtocolError::FrameTooLarge { len: 513, max: 512 })));
+    assert_eq!(
+        d.decode(),
+        Some(Err(ProtocolError::FrameTooLarge { len: 513, max: 512 }))
+    );
     assert!(d.is_scanning());
     // FR-FRAME-8: exactly MaxFrame is accepted, one more is rejected.
-    let big = frame(frame_type::RESPONSE, 0, 1, 1, &[], &[7; 512 - FRAME_OVERHEAD]);
+    let big = frame(
+        frame_type::RESPONSE,
+        0,
+        1,
+        1,
+        &[],
+        &[7; 512 - FRAME_OVERHEAD],
+    );
     assert!(matches!(run(&big, 512)[..], [Out::Frame(..)]));
-    assert_eq!(run(&big, 511)[0], Out::Err(ProtocolError::FrameTooLarge { len: 512, max: 511 }));
+    assert_eq!(
+        run(&big, 511)[0],
+        Out::Err(ProtocolError::FrameTooLarge { len: 512, max: 511 })
+    );
     // A frame too large for the decoder is scanned over; the frame inside its bytes is found.
     let mut input = big.clone();
     input.extend(ping(2));
     let out = run_all_splits(&input, 511);
-    assert_eq!(out, [Out::Err(ProtocolError::FrameTooLarge { len: 512, max: 511 }), frame_out(&ping(2))]);
+    assert_eq!(
+        out,
+        [
+            Out::Err(ProtocolError::FrameTooLarge { len: 512, max: 511 }),
+            frame_out(&ping(2))
+        ]
+    );
 }
 
 // FR-DEC-2 step 5, FR-DEC-4: a bad CRC scans from the second octet, so a frame that follows is found.
@@ -177,7 +245,10 @@ fn bad_checksum_scans() {
     input.extend(ping(2));
     let out = run_all_splits(&input, 4096);
     assert_eq!(out.len(), 2);
-    assert!(matches!(out[0], Out::Err(ProtocolError::BadChecksum { .. })));
+    assert!(matches!(
+        out[0],
+        Out::Err(ProtocolError::BadChecksum { .. })
+    ));
     assert_eq!(out[1], frame_out(&ping(2)));
     // An embedded frame inside the bad frame's payload is found by the scan.
     let inner = ping(9);
@@ -185,7 +256,10 @@ fn bad_checksum_scans() {
     let m = outer.len();
     outer[m - 2] ^= 1;
     let out = run_all_splits(&outer, 4096);
-    assert!(matches!(out[0], Out::Err(ProtocolError::BadChecksum { .. })));
+    assert!(matches!(
+        out[0],
+        Out::Err(ProtocolError::BadChecksum { .. })
+    ));
     assert_eq!(out[1], frame_out(&inner));
     // The outer frame's CRC follows the inner frame: a new candidate, reported once.
     assert_eq!(out[2..], [Out::Err(ProtocolError::BadMagic)]);
@@ -209,15 +283,42 @@ fn header_errors_skip_whole_frame() {
     let mut all_wrong = frame(0x05, 0, 0, 0, &[0x01, 0], &[]);
     all_wrong[4] = 9;
     let cases = [
-        (fix_crc(v2), ProtocolError::UnsupportedVersion { version: 2 }),
-        (fix_crc(hl_small), ProtocolError::BadHeaderLength { header_len: 15, frame_len: 28 }),
-        (fix_crc(hl_big), ProtocolError::BadHeaderLength { header_len: 25, frame_len: 28 }),
+        (
+            fix_crc(v2),
+            ProtocolError::UnsupportedVersion { version: 2 },
+        ),
+        (
+            fix_crc(hl_small),
+            ProtocolError::BadHeaderLength {
+                header_len: 15,
+                frame_len: 28,
+            },
+        ),
+        (
+            fix_crc(hl_big),
+            ProtocolError::BadHeaderLength {
+                header_len: 25,
+                frame_len: 28,
+            },
+        ),
         (bad_ext, ProtocolError::BadExtension),
-        (crit_ext, ProtocolError::UnknownCriticalExtension { ext_type: 1 }),
-        (crit_type, ProtocolError::UnknownCriticalType { frame_type: 5 }),
-        (zero_type, ProtocolError::UnknownCriticalType { frame_type: 0 }),
+        (
+            crit_ext,
+            ProtocolError::UnknownCriticalExtension { ext_type: 1 },
+        ),
+        (
+            crit_type,
+            ProtocolError::UnknownCriticalType { frame_type: 5 },
+        ),
+        (
+            zero_type,
+            ProtocolError::UnknownCriticalType { frame_type: 0 },
+        ),
         (zero_session, ProtocolError::ZeroSession),
-        (fix_crc(all_wrong), ProtocolError::UnsupportedVersion { version: 9 }),
+        (
+            fix_crc(all_wrong),
+            ProtocolError::UnsupportedVersion { version: 9 },
+        ),
     ];
     for (bad, err) in cases {
         let mut input = bad.clone();
@@ -240,11 +341,17 @@ fn finish_reports_truncation() {
     let mut d = FrameDecoder::new(4096);
     d.push(&f[..10]);
     assert!(d.decode().is_none());
-    assert_eq!(d.finish(), Some(ProtocolError::TruncatedFrame { missing: 18 }));
+    assert_eq!(
+        d.finish(),
+        Some(ProtocolError::TruncatedFrame { missing: 18 })
+    );
     assert_eq!(d.buffered(), 0);
     assert_eq!(d.finish(), None, "the decoder is empty after finish");
     d.push(&f);
-    assert!(matches!(d.decode(), Some(Ok(_))), "a new stream decodes after finish");
+    assert!(
+        matches!(d.decode(), Some(Ok(_))),
+        "a new stream decodes after finish"
+    );
     assert!(d.decode().is_none());
     assert_eq!(d.finish(), None);
 }

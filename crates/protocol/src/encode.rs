@@ -30,7 +30,14 @@ pub fn encode_request(
     out: &mut Vec<u8>,
 ) -> Result<usize, ProtocolError> {
     let len = method_len(method)?;
-    encode_message(frame_type::REQUEST, session, request, &[&[len], method.as_bytes(), body], max_frame, out)
+    encode_message(
+        frame_type::REQUEST,
+        session,
+        request,
+        &[&[len], method.as_bytes(), body],
+        max_frame,
+        out,
+    )
 }
 
 /// Appends a NOTIFY (fragmented as needed) and returns the number of frames.
@@ -46,7 +53,14 @@ pub fn encode_notify(
     out: &mut Vec<u8>,
 ) -> Result<usize, ProtocolError> {
     let len = method_len(method)?;
-    encode_message(frame_type::NOTIFY, session, 0, &[&[len], method.as_bytes(), body], max_frame, out)
+    encode_message(
+        frame_type::NOTIFY,
+        session,
+        0,
+        &[&[len], method.as_bytes(), body],
+        max_frame,
+        out,
+    )
 }
 
 /// Appends a RESPONSE (fragmented as needed) and returns the number of frames.
@@ -68,7 +82,14 @@ pub fn encode_response(
     max_frame: usize,
     out: &mut Vec<u8>,
 ) -> Result<usize, ProtocolError> {
-    encode_message(frame_type::RESPONSE, session, request, &[body], max_frame, out)
+    encode_message(
+        frame_type::RESPONSE,
+        session,
+        request,
+        &[body],
+        max_frame,
+        out,
+    )
 }
 
 /// Appends an ERROR (fragmented as needed) and returns the number of frames.
@@ -95,7 +116,14 @@ pub fn encode_error(
     let len = u16_len("message", message.len())?;
     let ([c0, c1], [l0, l1]) = (code.to_be_bytes(), len.to_be_bytes());
     let head = [c0, c1, l0, l1];
-    encode_message(frame_type::ERROR, session, request, &[&head, message.as_bytes(), details], max_frame, out)
+    encode_message(
+        frame_type::ERROR,
+        session,
+        request,
+        &[&head, message.as_bytes(), details],
+        max_frame,
+        out,
+    )
 }
 
 /// Appends a GOODBYE and returns the number of frames (1).
@@ -115,7 +143,14 @@ pub fn encode_goodbye(
     head[..2].copy_from_slice(&goodbye.code.to_be_bytes());
     head[2..6].copy_from_slice(&goodbye.last_request.to_be_bytes());
     head[6..].copy_from_slice(&len.to_be_bytes());
-    encode_message(frame_type::GOODBYE, session, 0, &[&head, goodbye.message.as_bytes()], max_frame, out)
+    encode_message(
+        frame_type::GOODBYE,
+        session,
+        0,
+        &[&head, goodbye.message.as_bytes()],
+        max_frame,
+        out,
+    )
 }
 
 impl Message {
@@ -135,19 +170,39 @@ impl Message {
     /// bye.encode(42, 512, &mut out).unwrap();
     /// assert_eq!(&out[24..], &[0xd4, 0xf3, 0x40, 0xfd]); // spec §14.4
     /// ```
-    pub fn encode(&self, session: u32, max_frame: usize, out: &mut Vec<u8>) -> Result<usize, ProtocolError> {
+    pub fn encode(
+        &self,
+        session: u32,
+        max_frame: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<usize, ProtocolError> {
         let t = self.frame_type();
         match self {
-            Self::Hello(hello) => encode_message(t, session, 0, &[&hello_payload(hello)?], max_frame, out),
-            Self::Welcome(welcome) => encode_message(t, session, 0, &[&welcome_payload(welcome)?], max_frame, out),
-            Self::Request { request, call } => encode_message(t, session, *request, &[call.payload()], max_frame, out),
-            Self::Notify { call } => encode_message(t, session, 0, &[call.payload()], max_frame, out),
-            Self::Response { request, body } => encode_response(session, *request, body, max_frame, out),
-            Self::Error { request, code, message, details } => {
-                encode_error(session, *request, *code, message, details, max_frame, out)
+            Self::Hello(hello) => {
+                encode_message(t, session, 0, &[&hello_payload(hello)?], max_frame, out)
             }
+            Self::Welcome(welcome) => {
+                encode_message(t, session, 0, &[&welcome_payload(welcome)?], max_frame, out)
+            }
+            Self::Request { request, call } => {
+                encode_message(t, session, *request, &[call.payload()], max_frame, out)
+            }
+            Self::Notify { call } => {
+                encode_message(t, session, 0, &[call.payload()], max_frame, out)
+            }
+            Self::Response { request, body } => {
+                encode_response(session, *request, body, max_frame, out)
+            }
+            Self::Error {
+                request,
+                code,
+                message,
+                details,
+            } => encode_error(session, *request, *code, message, details, max_frame, out),
             Self::Cancel { request } => encode_message(t, session, *request, &[], max_frame, out),
-            Self::Ping { opaque } | Self::Pong { opaque } => encode_message(t, session, 0, &[opaque], max_frame, out),
+            Self::Ping { opaque } | Self::Pong { opaque } => {
+                encode_message(t, session, 0, &[opaque], max_frame, out)
+            }
             Self::Goodbye(goodbye) => encode_goodbye(session, goodbye, max_frame, out),
         }
     }
@@ -188,10 +243,17 @@ fn put_encoding(encoding: &str, p: &mut Vec<u8>) -> Result<(), ProtocolError> {
         return Err(ProtocolError::EmptyField { field: "encoding" });
     }
     if !encoding.is_ascii() {
-        return Err(ProtocolError::InvalidField { field: "encoding", reason: "not ASCII" });
+        return Err(ProtocolError::InvalidField {
+            field: "encoding",
+            reason: "not ASCII",
+        });
     }
     if encoding.len() > 32 {
-        return Err(ProtocolError::FieldTooLong { field: "encoding", len: encoding.len(), max: 32 });
+        return Err(ProtocolError::FieldTooLong {
+            field: "encoding",
+            len: encoding.len(),
+            max: 32,
+        });
     }
     p.push(encoding.len() as u8); // at most 32
     p.extend_from_slice(encoding.as_bytes());
@@ -209,5 +271,9 @@ fn put_options(options: &[HelloOption], p: &mut Vec<u8>) -> Result<(), ProtocolE
 }
 
 fn u16_len(field: &'static str, len: usize) -> Result<u16, ProtocolError> {
-    u16::try_from(len).map_err(|_| ProtocolError::FieldTooLong { field, len, max: usize::from(u16::MAX) })
+    u16::try_from(len).map_err(|_| ProtocolError::FieldTooLong {
+        field,
+        len,
+        max: usize::from(u16::MAX),
+    })
 }

@@ -18,7 +18,9 @@
 #[non_exhaustive]
 pub enum ProtocolError {
     /// A candidate frame does not start with `F1 F0` (FR-DEC-2 step 1).
-    #[error("bytes that are not a frame (bad magic); the receiver resynchronises on the next frame")]
+    #[error(
+        "bytes that are not a frame (bad magic); the receiver resynchronises on the next frame"
+    )]
     BadMagic,
     /// The Frame Length field is below 20 (FR-DEC-2 step 2).
     #[error("frame length {len} is below the minimum of 20 bytes")]
@@ -43,7 +45,9 @@ pub enum ProtocolError {
         actual: u32,
     },
     /// The Version field is not 1 (FR-DEC-2 step 6).
-    #[error("frame of unsupported protocol version {version}; this implementation speaks version 1")]
+    #[error(
+        "frame of unsupported protocol version {version}; this implementation speaks version 1"
+    )]
     UnsupportedVersion {
         /// The Version field.
         version: u8,
@@ -132,7 +136,9 @@ pub enum ProtocolError {
         max: usize,
     },
     /// Local misuse: the frame would exceed the MaxFrame it is encoded for (FR-FRAME-3).
-    #[error("a frame of {len} bytes exceeds the max frame of {max} bytes; send less or fragment it")]
+    #[error(
+        "a frame of {len} bytes exceeds the max frame of {max} bytes; send less or fragment it"
+    )]
     EncodeTooLarge {
         /// The length the frame would have.
         len: usize,
@@ -262,27 +268,85 @@ mod tests {
         let cases = [
             (ProtocolError::BadMagic, "BAD_MAGIC"),
             (ProtocolError::FrameTooShort { len: 3 }, "FRAME_TOO_SHORT"),
-            (ProtocolError::FrameTooLarge { len: 9, max: 8 }, "FRAME_TOO_LARGE"),
-            (ProtocolError::BadChecksum { expected: 1, actual: 2 }, "BAD_CHECKSUM"),
-            (ProtocolError::UnsupportedVersion { version: 2 }, "UNSUPPORTED_VERSION"),
-            (ProtocolError::BadHeaderLength { header_len: 1, frame_len: 20 }, "BAD_HEADER_LENGTH"),
+            (
+                ProtocolError::FrameTooLarge { len: 9, max: 8 },
+                "FRAME_TOO_LARGE",
+            ),
+            (
+                ProtocolError::BadChecksum {
+                    expected: 1,
+                    actual: 2,
+                },
+                "BAD_CHECKSUM",
+            ),
+            (
+                ProtocolError::UnsupportedVersion { version: 2 },
+                "UNSUPPORTED_VERSION",
+            ),
+            (
+                ProtocolError::BadHeaderLength {
+                    header_len: 1,
+                    frame_len: 20,
+                },
+                "BAD_HEADER_LENGTH",
+            ),
             (ProtocolError::BadExtension, "BAD_EXTENSION"),
-            (ProtocolError::UnknownCriticalExtension { ext_type: 1 }, "UNKNOWN_CRITICAL_EXTENSION"),
-            (ProtocolError::UnknownCriticalType { frame_type: 3 }, "UNKNOWN_CRITICAL_TYPE"),
+            (
+                ProtocolError::UnknownCriticalExtension { ext_type: 1 },
+                "UNKNOWN_CRITICAL_EXTENSION",
+            ),
+            (
+                ProtocolError::UnknownCriticalType { frame_type: 3 },
+                "UNKNOWN_CRITICAL_TYPE",
+            ),
             (ProtocolError::ZeroSession, "ZERO_SESSION"),
-            (ProtocolError::TruncatedFrame { missing: 1 }, "TRUNCATED_FRAME"),
-            (ProtocolError::BadRequestId { frame_type: 0x10, request: 0 }, "BAD_REQUEST_ID"),
-            (ProtocolError::MalformedPayload { frame_type: 0x10, reason: "x" }, "MALFORMED_PAYLOAD"),
-            (ProtocolError::UnexpectedFragment { frame_type: 0x20 }, "UNEXPECTED_FRAGMENT"),
-            (ProtocolError::MessageTooLarge { session: 1, request: 1, max: 4096 }, "MESSAGE_TOO_LARGE"),
-            (ProtocolError::TruncatedMessage { session: 1, request: 1 }, "TRUNCATED_MESSAGE"),
+            (
+                ProtocolError::TruncatedFrame { missing: 1 },
+                "TRUNCATED_FRAME",
+            ),
+            (
+                ProtocolError::BadRequestId {
+                    frame_type: 0x10,
+                    request: 0,
+                },
+                "BAD_REQUEST_ID",
+            ),
+            (
+                ProtocolError::MalformedPayload {
+                    frame_type: 0x10,
+                    reason: "x",
+                },
+                "MALFORMED_PAYLOAD",
+            ),
+            (
+                ProtocolError::UnexpectedFragment { frame_type: 0x20 },
+                "UNEXPECTED_FRAGMENT",
+            ),
+            (
+                ProtocolError::MessageTooLarge {
+                    session: 1,
+                    request: 1,
+                    max: 4096,
+                },
+                "MESSAGE_TOO_LARGE",
+            ),
+            (
+                ProtocolError::TruncatedMessage {
+                    session: 1,
+                    request: 1,
+                },
+                "TRUNCATED_MESSAGE",
+            ),
         ];
         for (err, name) in cases {
             assert_eq!(err.name(), name);
             assert!(!err.is_local(), "{name} is a receiver error");
             let text = err.to_string();
             assert!(!text.ends_with('.'), "{text}");
-            assert!(text.chars().next().is_some_and(|c| c.is_lowercase()), "{text}");
+            assert!(
+                text.chars().next().is_some_and(|c| c.is_lowercase()),
+                "{text}"
+            );
         }
     }
 
@@ -291,11 +355,21 @@ mod tests {
         let local = [
             ProtocolError::EncodeTooLarge { len: 600, max: 512 },
             ProtocolError::ExtensionsTooLong { len: 240 },
-            ProtocolError::FieldTooLong { field: "method", len: 256, max: 255 },
+            ProtocolError::FieldTooLong {
+                field: "method",
+                len: 256,
+                max: 255,
+            },
             ProtocolError::EmptyField { field: "method" },
-            ProtocolError::InvalidField { field: "encoding", reason: "not ASCII" },
+            ProtocolError::InvalidField {
+                field: "encoding",
+                reason: "not ASCII",
+            },
             ProtocolError::InvalidSession,
-            ProtocolError::InvalidRequestId { frame_type: 0x10, request: 0 },
+            ProtocolError::InvalidRequestId {
+                frame_type: 0x10,
+                request: 0,
+            },
             ProtocolError::InvalidFrameType { frame_type: 0x05 },
         ];
         for err in local {

@@ -46,19 +46,36 @@ pub fn encode_message(
         return Err(ProtocolError::InvalidFrameType { frame_type });
     }
     if !frame_type::request_id_ok(frame_type, request) {
-        return Err(ProtocolError::InvalidRequestId { frame_type, request });
+        return Err(ProtocolError::InvalidRequestId {
+            frame_type,
+            request,
+        });
     }
     let total: usize = parts.iter().map(|p| p.len()).sum();
     let max = max_frame.min(MAX_FRAME_LIMIT);
     let capacity = max.saturating_sub(FRAME_OVERHEAD);
-    let fragmentable = frame_type::is_fragmentable(frame_type) || frame_type::is_ignorable(frame_type);
+    let fragmentable =
+        frame_type::is_fragmentable(frame_type) || frame_type::is_ignorable(frame_type);
     if total > capacity && (capacity == 0 || !fragmentable) {
-        return Err(ProtocolError::EncodeTooLarge { len: total + FRAME_OVERHEAD, max });
+        return Err(ProtocolError::EncodeTooLarge {
+            len: total + FRAME_OVERHEAD,
+            max,
+        });
     }
-    let frames = if total == 0 { 1 } else { total.div_ceil(capacity) };
+    let frames = if total == 0 {
+        1
+    } else {
+        total.div_ceil(capacity)
+    };
     out.reserve(total + frames * FRAME_OVERHEAD);
 
-    let mut header = FrameHeader { version: VERSION, frame_type, flags: 0, session, request };
+    let mut header = FrameHeader {
+        version: VERSION,
+        frame_type,
+        flags: 0,
+        session,
+        request,
+    };
     let mut parts = parts.iter().copied().filter(|p| !p.is_empty());
     let mut current: &[u8] = parts.next().unwrap_or_default();
     let mut left = total;
@@ -179,10 +196,19 @@ impl Reassembler {
     }
 
     fn too_large(&self, key: Key) -> ProtocolError {
-        ProtocolError::MessageTooLarge { session: key.0, request: key.1, max: self.max_message }
+        ProtocolError::MessageTooLarge {
+            session: key.0,
+            request: key.1,
+            max: self.max_message,
+        }
     }
 
-    fn push_slow<'a>(&mut self, header: &FrameHeader, payload: &'a [u8], more: bool) -> Reassembled<'a> {
+    fn push_slow<'a>(
+        &mut self,
+        header: &FrameHeader,
+        payload: &'a [u8],
+        more: bool,
+    ) -> Reassembled<'a> {
         let key = (header.session, header.request, header.frame_type);
         let max_len = self.max_len();
         let Some(entry) = self.entries.get_mut(&key) else {
@@ -190,7 +216,10 @@ impl Reassembler {
                 if more {
                     self.add_discarding(key);
                 }
-                return Reassembled::Refused { error: self.too_large(key), last: !more };
+                return Reassembled::Refused {
+                    error: self.too_large(key),
+                    last: !more,
+                };
             }
             if !more {
                 return Reassembled::Complete(Cow::Borrowed(payload));
@@ -198,13 +227,23 @@ impl Reassembler {
             if self.partial >= self.max_partial {
                 self.add_discarding(key);
                 let (session, request) = (key.0, key.1);
-                let error = ProtocolError::TooManyPartialMessages { session, request, max: self.max_partial };
+                let error = ProtocolError::TooManyPartialMessages {
+                    session,
+                    request,
+                    max: self.max_partial,
+                };
                 return Reassembled::Refused { error, last: false };
             }
             let mut buf = Vec::with_capacity(payload.len().saturating_mul(2).min(max_len));
             buf.extend_from_slice(payload);
             let seq = self.next_seq();
-            self.entries.insert(key, Entry { seq, slot: Slot::Partial(buf) });
+            self.entries.insert(
+                key,
+                Entry {
+                    seq,
+                    slot: Slot::Partial(buf),
+                },
+            );
             self.partial += 1;
             return Reassembled::Incomplete;
         };
@@ -224,7 +263,10 @@ impl Reassembler {
             if more {
                 self.add_discarding(key);
             }
-            return Reassembled::Refused { error: self.too_large(key), last: !more };
+            return Reassembled::Refused {
+                error: self.too_large(key),
+                last: !more,
+            };
         }
         if len > buf.capacity() {
             let target = len.max(buf.capacity().saturating_mul(2).min(max_len));
@@ -236,7 +278,10 @@ impl Reassembler {
         }
         self.partial -= 1;
         match self.entries.remove(&key) {
-            Some(Entry { slot: Slot::Partial(buf), .. }) => Reassembled::Complete(Cow::Owned(buf)),
+            Some(Entry {
+                slot: Slot::Partial(buf),
+                ..
+            }) => Reassembled::Complete(Cow::Owned(buf)),
             _ => Reassembled::Incomplete,
         }
     }
@@ -262,7 +307,13 @@ impl Reassembler {
             }
         }
         let seq = self.next_seq();
-        self.entries.insert(key, Entry { seq, slot: Slot::Discarding });
+        self.entries.insert(
+            key,
+            Entry {
+                seq,
+                slot: Slot::Discarding,
+            },
+        );
         self.discarding += 1;
     }
 
@@ -298,7 +349,11 @@ impl Reassembler {
     }
 
     fn recount(&mut self) {
-        self.partial = self.entries.values().filter(|e| matches!(e.slot, Slot::Partial(_))).count();
+        self.partial = self
+            .entries
+            .values()
+            .filter(|e| matches!(e.slot, Slot::Partial(_)))
+            .count();
         self.discarding = self.entries.len() - self.partial;
     }
 }

@@ -27,13 +27,26 @@ fn header(t: u8, session: u32, request: u32, more: bool) -> FrameHeader {
 fn fragmentation_arithmetic_of_spec_example() {
     let body: Vec<u8> = (0..10_008u32).map(|i| i as u8).collect();
     let mut out = Vec::new();
-    let n = encode_message(frame_type::RESPONSE, 1, 1, &[&body[..3], &body[3..]], 4096, &mut out).unwrap();
+    let n = encode_message(
+        frame_type::RESPONSE,
+        1,
+        1,
+        &[&body[..3], &body[3..]],
+        4096,
+        &mut out,
+    )
+    .unwrap();
     assert_eq!(n, 3);
     let fs = frames(&out);
     let sizes: Vec<_> = fs.iter().map(|(h, p)| (p.len(), h.more())).collect();
     assert_eq!(sizes, [(4076, true), (4076, true), (1856, false)]);
-    assert_eq!(fs.iter().flat_map(|(_, p)| p.clone()).collect::<Vec<_>>(), body);
-    assert!(fs.iter().all(|(h, _)| h.session == 1 && h.request == 1 && h.frame_type == frame_type::RESPONSE));
+    assert_eq!(
+        fs.iter().flat_map(|(_, p)| p.clone()).collect::<Vec<_>>(),
+        body
+    );
+    assert!(fs
+        .iter()
+        .all(|(h, _)| h.session == 1 && h.request == 1 && h.frame_type == frame_type::RESPONSE));
 }
 
 // FR-FRAG-1: a message of exactly one frame's capacity is one frame; one more octet is two; an
@@ -43,14 +56,18 @@ fn fragment_boundaries() {
     for (len, want) in [(0, 1), (1, 1), (492, 1), (493, 2), (984, 2), (985, 3)] {
         let body = vec![1u8; len];
         let mut out = Vec::new();
-        let n = encode_message(frame_type::NOTIFY, 3, 0, &[&[], &body, &[]], 512, &mut out).unwrap();
+        let n =
+            encode_message(frame_type::NOTIFY, 3, 0, &[&[], &body, &[]], 512, &mut out).unwrap();
         assert_eq!(n, want, "len {len}");
         assert_eq!(out.len(), len + 20 * want);
         let fs = frames(&out);
         assert_eq!(fs.len(), want);
         assert!(fs.iter().all(|(h, _)| h.frame_type == frame_type::NOTIFY));
         assert!(!fs.last().unwrap().0.more());
-        assert!(fs.iter().take(want - 1).all(|(h, p)| h.more() && p.len() == 492));
+        assert!(fs
+            .iter()
+            .take(want - 1)
+            .all(|(h, p)| h.more() && p.len() == 492));
     }
 }
 
@@ -59,27 +76,77 @@ fn fragment_boundaries() {
 fn encode_message_refuses_misuse() {
     let mut out = Vec::new();
     let e = |r: Result<usize, ProtocolError>| r.unwrap_err();
-    assert_eq!(e(encode_message(frame_type::PING, 0, 0, &[&[0; 8]], 512, &mut out)), ProtocolError::InvalidSession);
     assert_eq!(
-        e(encode_message(frame_type::REQUEST, 1, 0, &[b"x"], 512, &mut out)),
-        ProtocolError::InvalidRequestId { frame_type: frame_type::REQUEST, request: 0 }
+        e(encode_message(
+            frame_type::PING,
+            0,
+            0,
+            &[&[0; 8]],
+            512,
+            &mut out
+        )),
+        ProtocolError::InvalidSession
     );
     assert_eq!(
-        e(encode_message(frame_type::GOODBYE, 1, 4, &[], 512, &mut out)),
-        ProtocolError::InvalidRequestId { frame_type: frame_type::GOODBYE, request: 4 }
+        e(encode_message(
+            frame_type::REQUEST,
+            1,
+            0,
+            &[b"x"],
+            512,
+            &mut out
+        )),
+        ProtocolError::InvalidRequestId {
+            frame_type: frame_type::REQUEST,
+            request: 0
+        }
     );
-    assert_eq!(e(encode_message(0x05, 1, 0, &[], 512, &mut out)), ProtocolError::InvalidFrameType { frame_type: 5 });
     assert_eq!(
-        e(encode_message(frame_type::HELLO, 1, 0, &[&[0; 493]], 512, &mut out)),
+        e(encode_message(
+            frame_type::GOODBYE,
+            1,
+            4,
+            &[],
+            512,
+            &mut out
+        )),
+        ProtocolError::InvalidRequestId {
+            frame_type: frame_type::GOODBYE,
+            request: 4
+        }
+    );
+    assert_eq!(
+        e(encode_message(0x05, 1, 0, &[], 512, &mut out)),
+        ProtocolError::InvalidFrameType { frame_type: 5 }
+    );
+    assert_eq!(
+        e(encode_message(
+            frame_type::HELLO,
+            1,
+            0,
+            &[&[0; 493]],
+            512,
+            &mut out
+        )),
         ProtocolError::EncodeTooLarge { len: 513, max: 512 }
     );
     assert_eq!(
-        e(encode_message(frame_type::RESPONSE, 1, 1, &[b"x"], 20, &mut out)),
+        e(encode_message(
+            frame_type::RESPONSE,
+            1,
+            1,
+            &[b"x"],
+            20,
+            &mut out
+        )),
         ProtocolError::EncodeTooLarge { len: 21, max: 20 }
     );
     assert!(out.is_empty());
     // An ignorable type may be fragmented and carry any Request ID (FR-TYPE-2).
-    assert_eq!(encode_message(0x9f, 1, 77, &[&[0; 600]], 512, &mut out), Ok(2));
+    assert_eq!(
+        encode_message(0x9f, 1, 77, &[&[0; 600]], 512, &mut out),
+        Ok(2)
+    );
 }
 
 // FR-FRAG-1, FR-FRAG-2: interleaved messages reassemble independently, keyed by (session,
@@ -94,12 +161,28 @@ fn interleaved_messages_reassemble() {
     assert_eq!(r.push(&b, b"b1"), Reassembled::Incomplete);
     assert_eq!(r.push(&c, b"c1"), Reassembled::Incomplete);
     assert_eq!(r.partial_messages(), 3);
-    assert_eq!(r.push(&header(frame_type::ERROR, 1, 1, false), b"b2"), Reassembled::Complete(Cow::Owned(b"b1b2".to_vec())));
-    assert_eq!(r.push(&a, b""), Reassembled::Incomplete, "empty fragments are allowed");
-    assert_eq!(r.push(&header(frame_type::RESPONSE, 1, 1, false), b"a2"), Reassembled::Complete(Cow::Owned(b"a1a2".to_vec())));
+    assert_eq!(
+        r.push(&header(frame_type::ERROR, 1, 1, false), b"b2"),
+        Reassembled::Complete(Cow::Owned(b"b1b2".to_vec()))
+    );
+    assert_eq!(
+        r.push(&a, b""),
+        Reassembled::Incomplete,
+        "empty fragments are allowed"
+    );
+    assert_eq!(
+        r.push(&header(frame_type::RESPONSE, 1, 1, false), b"a2"),
+        Reassembled::Complete(Cow::Owned(b"a1a2".to_vec()))
+    );
     // A single-frame message in between borrows its payload.
-    assert_eq!(r.push(&header(frame_type::RESPONSE, 3, 3, false), b"z"), Reassembled::Complete(Cow::Borrowed(b"z")));
-    assert_eq!(r.push(&header(frame_type::RESPONSE, 2, 1, false), b"c2"), Reassembled::Complete(Cow::Owned(b"c1c2".to_vec())));
+    assert_eq!(
+        r.push(&header(frame_type::RESPONSE, 3, 3, false), b"z"),
+        Reassembled::Complete(Cow::Borrowed(b"z"))
+    );
+    assert_eq!(
+        r.push(&header(frame_type::RESPONSE, 2, 1, false), b"c2"),
+        Reassembled::Complete(Cow::Owned(b"c1c2".to_vec()))
+    );
     assert_eq!(r.partial_messages(), 0);
 }
 
@@ -109,21 +192,55 @@ fn too_large_reports_once_and_discards_until_last() {
     let mut r = Reassembler::new(10, 8);
     let more = header(frame_type::REQUEST, 1, 4, true);
     let last = header(frame_type::REQUEST, 1, 4, false);
-    let err = ProtocolError::MessageTooLarge { session: 1, request: 4, max: 10 };
+    let err = ProtocolError::MessageTooLarge {
+        session: 1,
+        request: 4,
+        max: 10,
+    };
     assert_eq!(r.push(&more, b"123456"), Reassembled::Incomplete);
-    assert_eq!(r.push(&more, b"78901"), Reassembled::Refused { error: err.clone(), last: false });
+    assert_eq!(
+        r.push(&more, b"78901"),
+        Reassembled::Refused {
+            error: err.clone(),
+            last: false
+        }
+    );
     assert_eq!(r.partial_messages(), 0, "the buffer is freed");
-    assert_eq!(r.push(&more, b"xxxxxxxxxxxxxxxxxx"), Reassembled::Incomplete);
+    assert_eq!(
+        r.push(&more, b"xxxxxxxxxxxxxxxxxx"),
+        Reassembled::Incomplete
+    );
     assert_eq!(r.push(&last, b"x"), Reassembled::DiscardEnd);
     // The next message with the same key is a new message.
-    assert_eq!(r.push(&last, b"0123456789"), Reassembled::Complete(Cow::Borrowed(b"0123456789")));
+    assert_eq!(
+        r.push(&last, b"0123456789"),
+        Reassembled::Complete(Cow::Borrowed(b"0123456789"))
+    );
     // Too large on the first or only fragment.
-    assert_eq!(r.push(&last, b"01234567890"), Reassembled::Refused { error: err.clone(), last: true });
-    assert_eq!(r.push(&more, b"01234567890"), Reassembled::Refused { error: err.clone(), last: false });
+    assert_eq!(
+        r.push(&last, b"01234567890"),
+        Reassembled::Refused {
+            error: err.clone(),
+            last: true
+        }
+    );
+    assert_eq!(
+        r.push(&more, b"01234567890"),
+        Reassembled::Refused {
+            error: err.clone(),
+            last: false
+        }
+    );
     assert_eq!(r.push(&last, b""), Reassembled::DiscardEnd);
     // Growing past the limit on the last fragment: reported, nothing left to discard.
     assert_eq!(r.push(&more, b"12345"), Reassembled::Incomplete);
-    assert_eq!(r.push(&last, b"123456"), Reassembled::Refused { error: err, last: true });
+    assert_eq!(
+        r.push(&last, b"123456"),
+        Reassembled::Refused {
+            error: err,
+            last: true
+        }
+    );
     assert!(r.finish().is_empty());
 }
 
@@ -132,14 +249,27 @@ fn too_large_reports_once_and_discards_until_last() {
 fn max_partial_bound() {
     let mut r = Reassembler::new(1000, 2);
     for req in 1..=2 {
-        assert_eq!(r.push(&header(frame_type::REQUEST, 1, req, true), b"x"), Reassembled::Incomplete);
+        assert_eq!(
+            r.push(&header(frame_type::REQUEST, 1, req, true), b"x"),
+            Reassembled::Incomplete
+        );
     }
     let refused = r.push(&header(frame_type::REQUEST, 1, 3, true), b"x");
-    assert_eq!(refused, Reassembled::Refused {
-        error: ProtocolError::TooManyPartialMessages { session: 1, request: 3, max: 2 },
-        last: false
-    });
-    assert_eq!(r.push(&header(frame_type::REQUEST, 1, 3, false), b"y"), Reassembled::DiscardEnd);
+    assert_eq!(
+        refused,
+        Reassembled::Refused {
+            error: ProtocolError::TooManyPartialMessages {
+                session: 1,
+                request: 3,
+                max: 2
+            },
+            last: false
+        }
+    );
+    assert_eq!(
+        r.push(&header(frame_type::REQUEST, 1, 3, false), b"y"),
+        Reassembled::DiscardEnd
+    );
     assert_eq!(r.partial_messages(), 2);
 }
 
@@ -148,11 +278,20 @@ fn max_partial_bound() {
 fn refused_keys_are_bounded() {
     let mut r = Reassembler::new(1, 0);
     for req in 1..=100 {
-        assert!(matches!(r.push(&header(frame_type::REQUEST, 1, req, true), b"xy"), Reassembled::Refused { .. }));
+        assert!(matches!(
+            r.push(&header(frame_type::REQUEST, 1, req, true), b"xy"),
+            Reassembled::Refused { .. }
+        ));
     }
     assert_eq!(r.entries.len(), 16);
-    assert_eq!(r.push(&header(frame_type::REQUEST, 1, 100, false), b""), Reassembled::DiscardEnd);
-    assert_eq!(r.push(&header(frame_type::REQUEST, 1, 1, false), b""), Reassembled::Complete(Cow::Borrowed(b"")));
+    assert_eq!(
+        r.push(&header(frame_type::REQUEST, 1, 100, false), b""),
+        Reassembled::DiscardEnd
+    );
+    assert_eq!(
+        r.push(&header(frame_type::REQUEST, 1, 1, false), b""),
+        Reassembled::Complete(Cow::Borrowed(b""))
+    );
 }
 
 // FR-FRAG-6: TRUNCATED_MESSAGE once per partial message, in first-fragment order.
@@ -166,7 +305,13 @@ fn finish_reports_in_first_fragment_order() {
     r.push(&header(frame_type::RESPONSE, 2, 9, false), b"end of 9");
     r.push(&header(frame_type::RESPONSE, 2, 5, true), &[0; 101]); // refused: not truncated later
     let got = r.finish();
-    let want: Vec<_> = [7, 3, 1].iter().map(|&request| ProtocolError::TruncatedMessage { session: 2, request }).collect();
+    let want: Vec<_> = [7, 3, 1]
+        .iter()
+        .map(|&request| ProtocolError::TruncatedMessage {
+            session: 2,
+            request,
+        })
+        .collect();
     assert_eq!(got, want);
     assert!(r.finish().is_empty());
     assert_eq!(r.partial_messages(), 0);
@@ -180,6 +325,12 @@ fn drop_session_is_scoped() {
     r.push(&header(frame_type::RESPONSE, 2, 1, true), b"b");
     r.drop_session(1);
     assert_eq!(r.partial_messages(), 1);
-    assert_eq!(r.push(&header(frame_type::RESPONSE, 1, 1, false), b"c"), Reassembled::Complete(Cow::Borrowed(b"c")));
-    assert_eq!(r.push(&header(frame_type::RESPONSE, 2, 1, false), b"c"), Reassembled::Complete(Cow::Owned(b"bc".to_vec())));
+    assert_eq!(
+        r.push(&header(frame_type::RESPONSE, 1, 1, false), b"c"),
+        Reassembled::Complete(Cow::Borrowed(b"c"))
+    );
+    assert_eq!(
+        r.push(&header(frame_type::RESPONSE, 2, 1, false), b"c"),
+        Reassembled::Complete(Cow::Owned(b"bc".to_vec()))
+    );
 }

@@ -139,7 +139,13 @@ pub struct FrameHeader {
 impl FrameHeader {
     /// A version 1 header without flags.
     pub const fn new(frame_type: u8, session: u32, request: u32) -> Self {
-        Self { version: VERSION, frame_type, flags: 0, session, request }
+        Self {
+            version: VERSION,
+            frame_type,
+            flags: 0,
+            session,
+            request,
+        }
     }
 
     /// `true` if MORE is set.
@@ -162,7 +168,9 @@ pub struct FrameRef<'a> {
 impl<'a> FrameRef<'a> {
     /// The extensions of the frame, one by one.
     pub fn extension_iter(&self) -> Extensions<'a> {
-        Extensions { rest: self.extensions }
+        Extensions {
+            rest: self.extensions,
+        }
     }
 
     /// The octets the frame occupies on the wire.
@@ -231,7 +239,11 @@ pub(crate) fn check_extensions(mut area: &[u8]) -> Result<(), ProtocolError> {
 /// Appends one extension (Ext Type, Ext Length, Value) to an extension area being built.
 ///
 /// Errors with [`ProtocolError::FieldTooLong`] if `value` is over 255 octets.
-pub fn encode_extension(ext_type: u8, value: &[u8], out: &mut Vec<u8>) -> Result<(), ProtocolError> {
+pub fn encode_extension(
+    ext_type: u8,
+    value: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), ProtocolError> {
     let len = u8::try_from(value.len()).map_err(|_| ProtocolError::FieldTooLong {
         field: "extension value",
         len: value.len(),
@@ -270,7 +282,9 @@ pub fn encode_frame(
     out: &mut Vec<u8>,
 ) -> Result<usize, ProtocolError> {
     if extensions.len() > MAX_EXTENSIONS_LEN {
-        return Err(ProtocolError::ExtensionsTooLong { len: extensions.len() });
+        return Err(ProtocolError::ExtensionsTooLong {
+            len: extensions.len(),
+        });
     }
     let len = FRAME_OVERHEAD + extensions.len() + payload.len();
     let max = max_frame.min(MAX_FRAME_LIMIT);
@@ -328,7 +342,10 @@ mod tests {
 
     fn hex(s: &str) -> Vec<u8> {
         let s: String = s.split_whitespace().collect();
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
     }
 
     // FR-FRAME-12: the CRC is CRC-32/ISO-HDLC; check value from spec §4.2.
@@ -344,10 +361,8 @@ mod tests {
         let h = FrameHeader::new(frame_type::RESPONSE, 1, 1);
         let body = hex("02 00 00 00 00 00 00 00 68 69");
         let n = encode_frame(&h, &[], &body, 4096, &mut out).unwrap();
-        let want = hex(
-            "f1 f0 00 1e 01 11 00 10 00 00 00 01 00 00 00 01
-             02 00 00 00 00 00 00 00 68 69 dc c8 0a 5e",
-        );
+        let want = hex("f1 f0 00 1e 01 11 00 10 00 00 00 01 00 00 00 01
+             02 00 00 00 00 00 00 00 68 69 dc c8 0a 5e");
         assert_eq!(n, 30);
         assert_eq!(out, want);
     }
@@ -372,22 +387,40 @@ mod tests {
         assert_eq!(check_extensions(&[0x8f, 0]), Ok(()));
         assert_eq!(check_extensions(&[0x8f, 2, 1, 2, 0xff, 0]), Ok(()));
         assert_eq!(check_extensions(&[0x8f]), Err(ProtocolError::BadExtension));
-        assert_eq!(check_extensions(&[0x8f, 3, 1, 2]), Err(ProtocolError::BadExtension));
-        assert_eq!(check_extensions(&[0x8f, 0, 7]), Err(ProtocolError::BadExtension));
+        assert_eq!(
+            check_extensions(&[0x8f, 3, 1, 2]),
+            Err(ProtocolError::BadExtension)
+        );
+        assert_eq!(
+            check_extensions(&[0x8f, 0, 7]),
+            Err(ProtocolError::BadExtension)
+        );
         assert_eq!(
             check_extensions(&[0x05, 0]),
             Err(ProtocolError::UnknownCriticalExtension { ext_type: 5 })
         );
         // A malformed area is BAD_EXTENSION even if a critical extension came first (step 8 before 9).
-        assert_eq!(check_extensions(&[0x05, 0, 0x80]), Err(ProtocolError::BadExtension));
+        assert_eq!(
+            check_extensions(&[0x05, 0, 0x80]),
+            Err(ProtocolError::BadExtension)
+        );
         let mut area = Vec::new();
         encode_extension(0x9f, b"ab", &mut area).unwrap();
         encode_extension(0x80, b"", &mut area).unwrap();
         let exts: Vec<_> = Extensions::new(&area).collect();
-        assert_eq!(exts, [
-            Extension { ext_type: 0x9f, value: b"ab" },
-            Extension { ext_type: 0x80, value: b"" }
-        ]);
+        assert_eq!(
+            exts,
+            [
+                Extension {
+                    ext_type: 0x9f,
+                    value: b"ab"
+                },
+                Extension {
+                    ext_type: 0x80,
+                    value: b""
+                }
+            ]
+        );
         assert!(encode_extension(1, &[0; 256], &mut area).is_err());
     }
 

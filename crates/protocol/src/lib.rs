@@ -70,9 +70,9 @@ pub use encode::{encode_error, encode_goodbye, encode_notify, encode_request, en
 pub use error::ProtocolError;
 pub use fragment::{encode_message, Reassembled, Reassembler};
 pub use frame::{
-    encode_extension, encode_frame, flags, frame_type, Extension, Extensions, FrameHeader, FrameRef,
-    CRC_LEN, FRAME_OVERHEAD, HEADER_LEN, MAGIC, MAX_EXTENSIONS_LEN, MAX_FRAME_LIMIT, MIN_FRAME_LEN,
-    MIN_MAX_FRAME, MIN_MAX_MESSAGE, VERSION,
+    encode_extension, encode_frame, flags, frame_type, Extension, Extensions, FrameHeader,
+    FrameRef, CRC_LEN, FRAME_OVERHEAD, HEADER_LEN, MAGIC, MAX_EXTENSIONS_LEN, MAX_FRAME_LIMIT,
+    MIN_FRAME_LEN, MIN_MAX_FRAME, MIN_MAX_MESSAGE, VERSION,
 };
 pub use message::{Call, Goodbye, Hello, HelloOption, Message, Welcome};
 pub use receiver::{Event, Receiver, ReceiverConfig};

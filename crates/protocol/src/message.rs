@@ -97,19 +97,29 @@ impl Call {
         payload.push(method_len);
         payload.extend_from_slice(method.as_bytes());
         payload.extend_from_slice(body);
-        Ok(Self { payload, method_len })
+        Ok(Self {
+            payload,
+            method_len,
+        })
     }
 
     /// Parses a REQUEST or NOTIFY payload (spec §6.3), taking ownership without copying when
     /// `payload` is owned.
     fn parse(t: u8, payload: Cow<'_, [u8]>) -> Result<Self, ProtocolError> {
-        let (&method_len, rest) = payload.split_first().ok_or(malformed(t, "payload too short"))?;
+        let (&method_len, rest) = payload
+            .split_first()
+            .ok_or(malformed(t, "payload too short"))?;
         if method_len == 0 {
             return Err(malformed(t, "empty method name"));
         }
-        let method = rest.get(..usize::from(method_len)).ok_or(malformed(t, "method runs past the end"))?;
+        let method = rest
+            .get(..usize::from(method_len))
+            .ok_or(malformed(t, "method runs past the end"))?;
         std::str::from_utf8(method).map_err(|_| malformed(t, "method is not valid UTF-8"))?;
-        Ok(Self { payload: payload.into_owned(), method_len })
+        Ok(Self {
+            payload: payload.into_owned(),
+            method_len,
+        })
     }
 
     /// The method name.
@@ -140,7 +150,11 @@ pub(crate) fn method_len(method: &str) -> Result<u8, ProtocolError> {
     if method.is_empty() {
         return Err(ProtocolError::EmptyField { field: "method" });
     }
-    u8::try_from(method.len()).map_err(|_| ProtocolError::FieldTooLong { field: "method", len: method.len(), max: 255 })
+    u8::try_from(method.len()).map_err(|_| ProtocolError::FieldTooLong {
+        field: "method",
+        len: method.len(),
+        max: 255,
+    })
 }
 
 /// One complete message of any assigned type.
@@ -249,7 +263,11 @@ impl Message {
 
     /// As [`parse`](Self::parse), reusing the allocation of an owned payload for the body of a
     /// REQUEST, NOTIFY or RESPONSE.
-    pub fn parse_owned(frame_type: u8, request: u32, payload: Vec<u8>) -> Result<Self, ProtocolError> {
+    pub fn parse_owned(
+        frame_type: u8,
+        request: u32,
+        payload: Vec<u8>,
+    ) -> Result<Self, ProtocolError> {
         Self::parse_cow(frame_type, request, Cow::Owned(payload))
     }
 
@@ -259,16 +277,28 @@ impl Message {
             return Err(ProtocolError::UnknownCriticalType { frame_type: t });
         }
         if !frame_type::request_id_ok(t, request) {
-            return Err(ProtocolError::BadRequestId { frame_type: t, request });
+            return Err(ProtocolError::BadRequestId {
+                frame_type: t,
+                request,
+            });
         }
         Ok(match t {
-            frame_type::REQUEST => Self::Request { request, call: Call::parse(t, payload)? },
-            frame_type::NOTIFY => Self::Notify { call: Call::parse(t, payload)? },
-            frame_type::RESPONSE => Self::Response { request, body: payload.into_owned() },
+            frame_type::REQUEST => Self::Request {
+                request,
+                call: Call::parse(t, payload)?,
+            },
+            frame_type::NOTIFY => Self::Notify {
+                call: Call::parse(t, payload)?,
+            },
+            frame_type::RESPONSE => Self::Response {
+                request,
+                body: payload.into_owned(),
+            },
             frame_type::CANCEL if payload.is_empty() => Self::Cancel { request },
             frame_type::CANCEL => return Err(malformed(t, "cancel payload must be empty")),
             frame_type::PING | frame_type::PONG => {
-                let opaque = <[u8; 8]>::try_from(&payload[..]).map_err(|_| malformed(t, "opaque must be exactly 8 octets"))?;
+                let opaque = <[u8; 8]>::try_from(&payload[..])
+                    .map_err(|_| malformed(t, "opaque must be exactly 8 octets"))?;
                 if t == frame_type::PING {
                     Self::Ping { opaque }
                 } else {
@@ -305,7 +335,9 @@ impl<'a> Reader<'a> {
 
     fn array<const N: usize>(&mut self) -> Result<[u8; N], ProtocolError> {
         let bytes = self.take(N, "payload too short")?;
-        bytes.try_into().map_err(|_| malformed(self.t, "payload too short"))
+        bytes
+            .try_into()
+            .map_err(|_| malformed(self.t, "payload too short"))
     }
 
     fn u8(&mut self) -> Result<u8, ProtocolError> {
@@ -324,9 +356,16 @@ impl<'a> Reader<'a> {
         self.array().map(u64::from_be_bytes)
     }
 
-    fn utf8(&mut self, n: usize, past_end: &'static str, invalid: &'static str) -> Result<String, ProtocolError> {
+    fn utf8(
+        &mut self,
+        n: usize,
+        past_end: &'static str,
+        invalid: &'static str,
+    ) -> Result<String, ProtocolError> {
         let bytes = self.take(n, past_end)?;
-        std::str::from_utf8(bytes).map(str::to_owned).map_err(|_| malformed(self.t, invalid))
+        std::str::from_utf8(bytes)
+            .map(str::to_owned)
+            .map_err(|_| malformed(self.t, invalid))
     }
 
     /// Encoding Length (1..=32) and Encoding.
@@ -346,7 +385,9 @@ impl<'a> Reader<'a> {
     fn options(&mut self) -> Result<Vec<HelloOption>, ProtocolError> {
         let mut options = Vec::new();
         while !self.rest.is_empty() {
-            let [option_type, l0, l1] = self.array().map_err(|_| malformed(self.t, "option header runs past the end"))?;
+            let [option_type, l0, l1] = self
+                .array()
+                .map_err(|_| malformed(self.t, "option header runs past the end"))?;
             let len = usize::from(u16::from_be_bytes([l0, l1]));
             let value = self.take(len, "option value runs past the end")?.to_vec();
             options.push(HelloOption { option_type, value });
@@ -364,7 +405,10 @@ impl<'a> Reader<'a> {
 }
 
 fn parse_hello(payload: &[u8]) -> Result<Hello, ProtocolError> {
-    let mut r = Reader { rest: payload, t: frame_type::HELLO };
+    let mut r = Reader {
+        rest: payload,
+        t: frame_type::HELLO,
+    };
     Ok(Hello {
         min_version: r.u8()?,
         max_version: r.u8()?,
@@ -377,7 +421,10 @@ fn parse_hello(payload: &[u8]) -> Result<Hello, ProtocolError> {
 }
 
 fn parse_welcome(payload: &[u8]) -> Result<Welcome, ProtocolError> {
-    let mut r = Reader { rest: payload, t: frame_type::WELCOME };
+    let mut r = Reader {
+        rest: payload,
+        t: frame_type::WELCOME,
+    };
     let version = r.u8()?;
     let _reserved = r.u8()?;
     Ok(Welcome {
@@ -393,21 +440,44 @@ fn parse_welcome(payload: &[u8]) -> Result<Welcome, ProtocolError> {
 }
 
 fn parse_error(request: u32, payload: &[u8]) -> Result<Message, ProtocolError> {
-    let mut r = Reader { rest: payload, t: frame_type::ERROR };
+    let mut r = Reader {
+        rest: payload,
+        t: frame_type::ERROR,
+    };
     let code = r.u16()?;
     let len = usize::from(r.u16()?);
-    let message = r.utf8(len, "message runs past the end", "message is not valid UTF-8")?;
-    Ok(Message::Error { request, code, message, details: r.rest.to_vec() })
+    let message = r.utf8(
+        len,
+        "message runs past the end",
+        "message is not valid UTF-8",
+    )?;
+    Ok(Message::Error {
+        request,
+        code,
+        message,
+        details: r.rest.to_vec(),
+    })
 }
 
 fn parse_goodbye(payload: &[u8]) -> Result<Goodbye, ProtocolError> {
-    let mut r = Reader { rest: payload, t: frame_type::GOODBYE };
+    let mut r = Reader {
+        rest: payload,
+        t: frame_type::GOODBYE,
+    };
     let code = r.u16()?;
     let last_request = r.u32()?;
     let len = usize::from(r.u16()?);
-    let message = r.utf8(len, "message runs past the end", "message is not valid UTF-8")?;
+    let message = r.utf8(
+        len,
+        "message runs past the end",
+        "message is not valid UTF-8",
+    )?;
     r.end()?;
-    Ok(Goodbye { code, last_request, message })
+    Ok(Goodbye {
+        code,
+        last_request,
+        message,
+    })
 }
 
 #[cfg(test)]

@@ -7,7 +7,10 @@ use crate::frame::MAX_FRAME_LIMIT;
 
 fn hex(s: &str) -> Vec<u8> {
     let s: String = s.split_whitespace().collect();
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 /// Decodes one frame and parses its payload.
@@ -16,7 +19,12 @@ fn decode_one(wire: &[u8]) -> (u32, Message) {
     d.push(wire);
     let f = d.decode().unwrap().unwrap();
     assert!(!f.header.more());
-    let (session, t, request, payload) = (f.header.session, f.header.frame_type, f.header.request, f.payload.to_vec());
+    let (session, t, request, payload) = (
+        f.header.session,
+        f.header.frame_type,
+        f.header.request,
+        f.payload.to_vec(),
+    );
     assert!(d.decode().is_none());
     (session, Message::parse(t, request, &payload).unwrap())
 }
@@ -80,22 +88,59 @@ fn spec_examples_encode_and_decode() {
 #[test]
 fn every_type_round_trips() {
     let mut h = hello();
-    h.options = vec![HelloOption { option_type: 0x81, value: vec![1, 2] }, HelloOption { option_type: 0x01, value: vec![] }];
+    h.options = vec![
+        HelloOption {
+            option_type: 0x81,
+            value: vec![1, 2],
+        },
+        HelloOption {
+            option_type: 0x01,
+            value: vec![],
+        },
+    ];
     let mut w = welcome();
-    w.options = vec![HelloOption { option_type: 0x9f, value: vec![9; 300] }];
+    w.options = vec![HelloOption {
+        option_type: 0x9f,
+        value: vec![9; 300],
+    }];
     w.encoding = "raw".into();
     let messages = [
         Message::Hello(h),
         Message::Welcome(w),
-        Message::Request { request: 9, call: Call::new("m", b"").unwrap() },
-        Message::Request { request: u32::MAX, call: Call::new(&"é".repeat(127), b"body").unwrap() },
-        Message::Response { request: 3, body: vec![] },
-        Message::Error { request: 4, code: 1000, message: "boom".into(), details: vec![0xde, 0xad] },
-        Message::Error { request: 4, code: 3, message: String::new(), details: vec![] },
-        Message::Notify { call: Call::new("log", b"line").unwrap() },
+        Message::Request {
+            request: 9,
+            call: Call::new("m", b"").unwrap(),
+        },
+        Message::Request {
+            request: u32::MAX,
+            call: Call::new(&"é".repeat(127), b"body").unwrap(),
+        },
+        Message::Response {
+            request: 3,
+            body: vec![],
+        },
+        Message::Error {
+            request: 4,
+            code: 1000,
+            message: "boom".into(),
+            details: vec![0xde, 0xad],
+        },
+        Message::Error {
+            request: 4,
+            code: 3,
+            message: String::new(),
+            details: vec![],
+        },
+        Message::Notify {
+            call: Call::new("log", b"line").unwrap(),
+        },
         Message::Cancel { request: 77 },
         Message::Pong { opaque: [8; 8] },
-        Message::Goodbye(Goodbye { code: 2, last_request: 0, message: "bye".into() }),
+        Message::Goodbye(Goodbye {
+            code: 2,
+            last_request: 0,
+            message: "bye".into(),
+        }),
     ];
     for m in messages {
         let mut out = Vec::new();
@@ -112,12 +157,21 @@ fn every_type_round_trips() {
 fn helpers_match_message_encode() {
     let (mut a, mut b) = (Vec::new(), Vec::new());
     encode_request(3, 4, "echo", b"xyz", 512, &mut a).unwrap();
-    Message::Request { request: 4, call: Call::new("echo", b"xyz").unwrap() }.encode(3, 512, &mut b).unwrap();
+    Message::Request {
+        request: 4,
+        call: Call::new("echo", b"xyz").unwrap(),
+    }
+    .encode(3, 512, &mut b)
+    .unwrap();
     assert_eq!(a, b);
     a.clear();
     b.clear();
     encode_notify(3, "n", &[1; 700], 512, &mut a).unwrap();
-    Message::Notify { call: Call::new("n", &[1; 700]).unwrap() }.encode(3, 512, &mut b).unwrap();
+    Message::Notify {
+        call: Call::new("n", &[1; 700]).unwrap(),
+    }
+    .encode(3, 512, &mut b)
+    .unwrap();
     assert_eq!(a, b);
     a.clear();
     encode_error(3, 4, 7, "busy", b"d", 512, &mut a).unwrap();
@@ -132,13 +186,26 @@ fn call_payload_rules() {
     assert_eq!(err(b""), malformed(t, "payload too short"));
     assert_eq!(err(b"\x00body"), malformed(t, "empty method name"));
     assert_eq!(err(b"\x05echo"), malformed(t, "method runs past the end"));
-    assert_eq!(err(b"\x02\xff\xfe"), malformed(t, "method is not valid UTF-8"));
+    assert_eq!(
+        err(b"\x02\xff\xfe"),
+        malformed(t, "method is not valid UTF-8")
+    );
     let n = Message::parse(frame_type::NOTIFY, 0, b"\x00").unwrap_err();
     assert_eq!(n, malformed(frame_type::NOTIFY, "empty method name"));
     // An empty body is fine.
     assert!(Message::parse(t, 1, b"\x04echo").is_ok());
-    assert_eq!(Call::new("", b""), Err(ProtocolError::EmptyField { field: "method" }));
-    assert_eq!(Call::new(&"x".repeat(256), b""), Err(ProtocolError::FieldTooLong { field: "method", len: 256, max: 255 }));
+    assert_eq!(
+        Call::new("", b""),
+        Err(ProtocolError::EmptyField { field: "method" })
+    );
+    assert_eq!(
+        Call::new(&"x".repeat(256), b""),
+        Err(ProtocolError::FieldTooLong {
+            field: "method",
+            len: 256,
+            max: 255
+        })
+    );
     assert!(Call::new(&"x".repeat(255), b"").is_ok());
 }
 
@@ -149,23 +216,65 @@ fn fixed_payload_rules() {
     let cases: [(u8, u32, &[u8], &str); 12] = [
         (ERROR, 1, b"\x00\x01\x00", "payload too short"),
         (ERROR, 1, b"\x00\x01\x00\x03ab", "message runs past the end"),
-        (ERROR, 1, b"\x00\x01\x00\x01\xff", "message is not valid UTF-8"),
+        (
+            ERROR,
+            1,
+            b"\x00\x01\x00\x01\xff",
+            "message is not valid UTF-8",
+        ),
         (CANCEL, 1, b"\x00", "cancel payload must be empty"),
         (PING, 0, b"1234567", "opaque must be exactly 8 octets"),
         (PONG, 0, b"123456789", "opaque must be exactly 8 octets"),
-        (GOODBYE, 0, b"\x00\x00\x00\x00\x00\x00\x00", "payload too short"),
-        (GOODBYE, 0, b"\x00\x00\x00\x00\x00\x00\x00\x01", "message runs past the end"),
-        (GOODBYE, 0, b"\x00\x00\x00\x00\x00\x00\x00\x00x", "octets left over after the payload"),
-        (GOODBYE, 0, b"\x00\x00\x00\x00\x00\x00\x00\x01\xc3", "message is not valid UTF-8"),
-        (HELLO, 0, b"\x01\x01\x10\x00\x00\x00\x10\x00\x00\x00\x00\x01", "payload too short"),
+        (
+            GOODBYE,
+            0,
+            b"\x00\x00\x00\x00\x00\x00\x00",
+            "payload too short",
+        ),
+        (
+            GOODBYE,
+            0,
+            b"\x00\x00\x00\x00\x00\x00\x00\x01",
+            "message runs past the end",
+        ),
+        (
+            GOODBYE,
+            0,
+            b"\x00\x00\x00\x00\x00\x00\x00\x00x",
+            "octets left over after the payload",
+        ),
+        (
+            GOODBYE,
+            0,
+            b"\x00\x00\x00\x00\x00\x00\x00\x01\xc3",
+            "message is not valid UTF-8",
+        ),
+        (
+            HELLO,
+            0,
+            b"\x01\x01\x10\x00\x00\x00\x10\x00\x00\x00\x00\x01",
+            "payload too short",
+        ),
         (WELCOME, 0, &[0; 24], "payload too short"),
     ];
     for (t, request, payload, reason) in cases {
-        assert_eq!(Message::parse(t, request, payload), Err(malformed(t, reason)), "{t:#x} {reason}");
+        assert_eq!(
+            Message::parse(t, request, payload),
+            Err(malformed(t, reason)),
+            "{t:#x} {reason}"
+        );
     }
     // ERROR details run to the end.
     let e = Message::parse(ERROR, 1, b"\x03\xe8\x00\x01xdetails").unwrap();
-    assert_eq!(e, Message::Error { request: 1, code: 1000, message: "x".into(), details: b"details".to_vec() });
+    assert_eq!(
+        e,
+        Message::Error {
+            request: 1,
+            code: 1000,
+            message: "x".into(),
+            details: b"details".to_vec()
+        }
+    );
 }
 
 // FR-TYPE-4 (§6.1, §6.2), FR-HELLO-1: encoding length and options fill the payload exactly.
@@ -176,33 +285,87 @@ fn hello_payload_rules() {
     let with = |tail: &str| [fixed.clone(), hex(tail)].concat();
     let err = |tail: &str| Message::parse(t, 0, &with(tail)).unwrap_err();
     assert_eq!(err("00"), malformed(t, "encoding length is not in 1..=32"));
-    assert_eq!(err(&format!("21{}", "61".repeat(33))), malformed(t, "encoding length is not in 1..=32"));
+    assert_eq!(
+        err(&format!("21{}", "61".repeat(33))),
+        malformed(t, "encoding length is not in 1..=32")
+    );
     assert_eq!(err("03 61 62"), malformed(t, "encoding runs past the end"));
     assert_eq!(err("01 ff"), malformed(t, "encoding is not ASCII"));
     assert_eq!(err("02 c3 a9"), malformed(t, "encoding is not ASCII"));
-    assert_eq!(err("01 61 81"), malformed(t, "option header runs past the end"));
-    assert_eq!(err("01 61 81 00"), malformed(t, "option header runs past the end"));
-    assert_eq!(err("01 61 81 00 02 01"), malformed(t, "option value runs past the end"));
-    let ok = Message::parse(t, 0, &with(&format!("20{} 81 00 01 07 01 00 00", "61".repeat(32)))).unwrap();
-    let Message::Hello(h) = ok else { panic!("not a hello: {ok:?}") };
+    assert_eq!(
+        err("01 61 81"),
+        malformed(t, "option header runs past the end")
+    );
+    assert_eq!(
+        err("01 61 81 00"),
+        malformed(t, "option header runs past the end")
+    );
+    assert_eq!(
+        err("01 61 81 00 02 01"),
+        malformed(t, "option value runs past the end")
+    );
+    let ok = Message::parse(
+        t,
+        0,
+        &with(&format!("20{} 81 00 01 07 01 00 00", "61".repeat(32))),
+    )
+    .unwrap();
+    let Message::Hello(h) = ok else {
+        panic!("not a hello: {ok:?}")
+    };
     assert_eq!(h.encoding.len(), 32);
-    assert_eq!(h.options, [HelloOption { option_type: 0x81, value: vec![7] }, HelloOption { option_type: 1, value: vec![] }]);
+    assert_eq!(
+        h.options,
+        [
+            HelloOption {
+                option_type: 0x81,
+                value: vec![7]
+            },
+            HelloOption {
+                option_type: 1,
+                value: vec![]
+            }
+        ]
+    );
     // WELCOME: the reserved octet is ignored.
     let mut w = Vec::new();
     Message::Welcome(welcome()).encode(1, 512, &mut w).unwrap();
     let mut payload = w[16..w.len() - 4].to_vec();
     payload[1] = 0xff;
-    assert_eq!(Message::parse(frame_type::WELCOME, 0, &payload), Ok(Message::Welcome(welcome())));
+    assert_eq!(
+        Message::parse(frame_type::WELCOME, 0, &payload),
+        Ok(Message::Welcome(welcome()))
+    );
 }
 
 // FR-TYPE-3: Request ID rules, checked before the payload.
 #[test]
 fn request_id_rules() {
     use frame_type::*;
-    for (t, bad) in [(REQUEST, 0), (RESPONSE, 0), (ERROR, 0), (CANCEL, 0), (HELLO, 1), (WELCOME, 2), (NOTIFY, 3), (PING, 4), (PONG, 5), (GOODBYE, 6)] {
-        assert_eq!(Message::parse(t, bad, b""), Err(ProtocolError::BadRequestId { frame_type: t, request: bad }));
+    for (t, bad) in [
+        (REQUEST, 0),
+        (RESPONSE, 0),
+        (ERROR, 0),
+        (CANCEL, 0),
+        (HELLO, 1),
+        (WELCOME, 2),
+        (NOTIFY, 3),
+        (PING, 4),
+        (PONG, 5),
+        (GOODBYE, 6),
+    ] {
+        assert_eq!(
+            Message::parse(t, bad, b""),
+            Err(ProtocolError::BadRequestId {
+                frame_type: t,
+                request: bad
+            })
+        );
     }
-    assert_eq!(Message::parse(0x9f, 0, b""), Err(ProtocolError::UnknownCriticalType { frame_type: 0x9f }));
+    assert_eq!(
+        Message::parse(0x9f, 0, b""),
+        Err(ProtocolError::UnknownCriticalType { frame_type: 0x9f })
+    );
 }
 
 // Local misuse on encode: lengths the wire cannot carry, and HELLO over the 512 bootstrap limit.
@@ -211,27 +374,47 @@ fn encode_refuses_what_the_wire_cannot_carry() {
     let mut out = Vec::new();
     let mut h = hello();
     h.encoding = String::new();
-    assert_eq!(Message::Hello(h.clone()).encode(1, 512, &mut out), Err(ProtocolError::EmptyField { field: "encoding" }));
+    assert_eq!(
+        Message::Hello(h.clone()).encode(1, 512, &mut out),
+        Err(ProtocolError::EmptyField { field: "encoding" })
+    );
     h.encoding = "x".repeat(33);
     assert_eq!(
         Message::Hello(h.clone()).encode(1, 512, &mut out),
-        Err(ProtocolError::FieldTooLong { field: "encoding", len: 33, max: 32 })
+        Err(ProtocolError::FieldTooLong {
+            field: "encoding",
+            len: 33,
+            max: 32
+        })
     );
     h.encoding = "é".into();
     assert_eq!(
         Message::Hello(h.clone()).encode(1, 512, &mut out),
-        Err(ProtocolError::InvalidField { field: "encoding", reason: "not ASCII" })
+        Err(ProtocolError::InvalidField {
+            field: "encoding",
+            reason: "not ASCII"
+        })
     );
     h.encoding = "raw".into();
-    h.options = vec![HelloOption { option_type: 0x80, value: vec![0; 600] }];
+    h.options = vec![HelloOption {
+        option_type: 0x80,
+        value: vec![0; 600],
+    }];
     assert_eq!(
         Message::Hello(h).encode(1, 512, &mut out),
-        Err(ProtocolError::EncodeTooLarge { len: 20 + 13 + 3 + 3 + 600, max: 512 })
+        Err(ProtocolError::EncodeTooLarge {
+            len: 20 + 13 + 3 + 3 + 600,
+            max: 512
+        })
     );
     let long = "x".repeat(65536);
     assert!(matches!(
         encode_error(1, 1, 9, &long, b"", 4096, &mut out),
-        Err(ProtocolError::FieldTooLong { field: "message", len: 65536, .. })
+        Err(ProtocolError::FieldTooLong {
+            field: "message",
+            len: 65536,
+            ..
+        })
     ));
     assert!(out.is_empty());
 }

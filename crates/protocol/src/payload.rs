@@ -35,7 +35,9 @@ fn options(limit: u64) -> impl Options {
 /// [`PayloadErrorKind::Invalid`] if the value cannot be encoded (a sequence of unknown length, a
 /// serializer error).
 pub fn encode<T: Serialize + ?Sized>(value: &T, limit: u64) -> Result<Vec<u8>, PayloadError> {
-    options(limit).serialize(value).map_err(|e| PayloadError::new(Direction::Encode, e))
+    options(limit)
+        .serialize(value)
+        .map_err(|e| PayloadError::new(Direction::Encode, e))
 }
 
 /// Appends `value` as a `bincode1` body of at most `limit` octets to `out`; on error `out` is left
@@ -44,12 +46,18 @@ pub fn encode<T: Serialize + ?Sized>(value: &T, limit: u64) -> Result<Vec<u8>, P
 /// # Errors
 ///
 /// As [`encode`].
-pub fn encode_into<T: Serialize + ?Sized>(value: &T, limit: u64, out: &mut Vec<u8>) -> Result<(), PayloadError> {
+pub fn encode_into<T: Serialize + ?Sized>(
+    value: &T,
+    limit: u64,
+    out: &mut Vec<u8>,
+) -> Result<(), PayloadError> {
     let start = out.len();
-    options(limit).serialize_into(&mut *out, value).map_err(|e| {
-        out.truncate(start);
-        PayloadError::new(Direction::Encode, e)
-    })
+    options(limit)
+        .serialize_into(&mut *out, value)
+        .map_err(|e| {
+            out.truncate(start);
+            PayloadError::new(Direction::Encode, e)
+        })
 }
 
 /// The number of octets `value` encodes to, if at most `limit`.
@@ -58,7 +66,9 @@ pub fn encode_into<T: Serialize + ?Sized>(value: &T, limit: u64, out: &mut Vec<u
 ///
 /// As [`encode`].
 pub fn encoded_len<T: Serialize + ?Sized>(value: &T, limit: u64) -> Result<u64, PayloadError> {
-    options(limit).serialized_size(value).map_err(|e| PayloadError::new(Direction::Encode, e))
+    options(limit)
+        .serialized_size(value)
+        .map_err(|e| PayloadError::new(Direction::Encode, e))
 }
 
 /// Decodes a `bincode1` body of at most `limit` octets that must be exactly one value (FR-ENC-1).
@@ -73,9 +83,14 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8], limit: u64) -> Result<T, Payloa
     // bincode lifts the limit when it reads from a slice (the slice bounds every read), so the
     // limit is applied to the body as a whole.
     if u64::try_from(bytes.len()).map_or(true, |len| len > limit) {
-        return Err(PayloadError::new(Direction::Decode, Box::new(bincode::ErrorKind::SizeLimit)));
+        return Err(PayloadError::new(
+            Direction::Decode,
+            Box::new(bincode::ErrorKind::SizeLimit),
+        ));
     }
-    options(limit).deserialize(bytes).map_err(|e| PayloadError::new(Direction::Decode, e))
+    options(limit)
+        .deserialize(bytes)
+        .map_err(|e| PayloadError::new(Direction::Decode, e))
 }
 
 /// Whether a [`PayloadError`] happened while encoding or decoding.
@@ -130,10 +145,16 @@ impl PayloadError {
             bincode::ErrorKind::Io(_) => PayloadErrorKind::Truncated,
             bincode::ErrorKind::SizeLimit => PayloadErrorKind::LimitExceeded,
             // The text bincode 1.3.3 (pinned) uses for `reject_trailing_bytes`.
-            bincode::ErrorKind::Custom(text) if text.contains("bytes remaining") => PayloadErrorKind::TrailingBytes,
+            bincode::ErrorKind::Custom(text) if text.contains("bytes remaining") => {
+                PayloadErrorKind::TrailingBytes
+            }
             _ => PayloadErrorKind::Invalid,
         };
-        Self { direction, kind, source: err }
+        Self {
+            direction,
+            kind,
+            source: err,
+        }
     }
 
     /// Encoding or decoding.

@@ -10,7 +10,10 @@ const LIMIT: u64 = 1 << 20;
 
 fn hex(s: &str) -> Vec<u8> {
     let s: String = s.split_whitespace().collect();
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 /// Encodes to exactly `want` and decodes back to the value.
@@ -80,7 +83,14 @@ fn compound_types() {
 // Spec §10.1: structs are their fields in order; enums a u32 variant index then the fields.
 #[test]
 fn structs_and_enums() {
-    check(Point { x: -1, label: "a".into(), tags: vec![9] }, "ff ff 01 00 00 00 00 00 00 00 61 01 00 00 00 00 00 00 00 09");
+    check(
+        Point {
+            x: -1,
+            label: "a".into(),
+            tags: vec![9],
+        },
+        "ff ff 01 00 00 00 00 00 00 00 61 01 00 00 00 00 00 00 00 09",
+    );
     check(Shape::Empty, "00 00 00 00");
     check(Shape::Circle(5), "01 00 00 00 05 00 00 00");
     check(Shape::Rect { w: 2, h: 3 }, "02 00 00 00 02 03");
@@ -90,27 +100,62 @@ fn structs_and_enums() {
 #[test]
 fn decode_rejects_bad_bodies() {
     let kind = |r: Result<String, PayloadError>| r.unwrap_err().kind();
-    assert_eq!(kind(decode(&hex("01 00 00 00 00 00 00 00 61 62"), LIMIT)), PayloadErrorKind::TrailingBytes);
-    assert_eq!(kind(decode(&hex("02 00 00 00 00 00 00 00 61"), LIMIT)), PayloadErrorKind::Truncated);
-    assert_eq!(kind(decode(&hex("02 00 00"), LIMIT)), PayloadErrorKind::Truncated);
+    assert_eq!(
+        kind(decode(&hex("01 00 00 00 00 00 00 00 61 62"), LIMIT)),
+        PayloadErrorKind::TrailingBytes
+    );
+    assert_eq!(
+        kind(decode(&hex("02 00 00 00 00 00 00 00 61"), LIMIT)),
+        PayloadErrorKind::Truncated
+    );
+    assert_eq!(
+        kind(decode(&hex("02 00 00"), LIMIT)),
+        PayloadErrorKind::Truncated
+    );
     // A huge declared length is an error, not an allocation.
     assert!(decode::<String>(&hex("ff ff ff ff ff ff ff 7f 61"), u64::MAX).is_err());
     assert!(decode::<Vec<u64>>(&hex("ff ff ff ff ff ff ff 7f 61"), u64::MAX).is_err());
-    assert_eq!(kind(decode(&hex("ff ff ff ff ff ff ff 7f 61"), LIMIT)), PayloadErrorKind::Truncated);
-    assert_eq!(kind(decode(&hex("01 00 00 00 00 00 00 00 ff"), LIMIT)), PayloadErrorKind::Invalid);
-    assert_eq!(decode::<bool>(&hex("02"), LIMIT).unwrap_err().kind(), PayloadErrorKind::Invalid);
-    assert_eq!(decode::<Shape>(&hex("03 00 00 00"), LIMIT).unwrap_err().kind(), PayloadErrorKind::Invalid);
+    assert_eq!(
+        kind(decode(&hex("ff ff ff ff ff ff ff 7f 61"), LIMIT)),
+        PayloadErrorKind::Truncated
+    );
+    assert_eq!(
+        kind(decode(&hex("01 00 00 00 00 00 00 00 ff"), LIMIT)),
+        PayloadErrorKind::Invalid
+    );
+    assert_eq!(
+        decode::<bool>(&hex("02"), LIMIT).unwrap_err().kind(),
+        PayloadErrorKind::Invalid
+    );
+    assert_eq!(
+        decode::<Shape>(&hex("03 00 00 00"), LIMIT)
+            .unwrap_err()
+            .kind(),
+        PayloadErrorKind::Invalid
+    );
     let err = decode::<String>(&hex("02 00 00 00 00 00 00 00 61 62"), 9).unwrap_err();
-    assert_eq!((err.kind(), err.direction()), (PayloadErrorKind::LimitExceeded, Direction::Decode));
-    assert_eq!(err.to_string(), "could not decode a bincode1 body: the size limit is exceeded");
-    assert!(StdError::source(&err).is_some(), "the codec error is kept as the source");
+    assert_eq!(
+        (err.kind(), err.direction()),
+        (PayloadErrorKind::LimitExceeded, Direction::Decode)
+    );
+    assert_eq!(
+        err.to_string(),
+        "could not decode a bincode1 body: the size limit is exceeded"
+    );
+    assert!(
+        StdError::source(&err).is_some(),
+        "the codec error is kept as the source"
+    );
 }
 
 // The limit bounds encoding too, and encode_into leaves `out` untouched on error.
 #[test]
 fn encode_respects_limit() {
     let err = encode("hello", 12).unwrap_err();
-    assert_eq!((err.kind(), err.direction()), (PayloadErrorKind::LimitExceeded, Direction::Encode));
+    assert_eq!(
+        (err.kind(), err.direction()),
+        (PayloadErrorKind::LimitExceeded, Direction::Encode)
+    );
     assert_eq!(encode("hello", 13).unwrap().len(), 13);
     let mut out = vec![1, 2];
     assert!(encode_into("hello", 12, &mut out).is_err());

@@ -24,7 +24,11 @@ pub struct ReceiverConfig {
 impl Default for ReceiverConfig {
     /// MaxFrame 4096 (Linux `PIPE_BUF`), Max Message 16 MiB, 1025 partial messages.
     fn default() -> Self {
-        Self { max_frame: 4096, max_message: 16 << 20, max_partial: 1025 }
+        Self {
+            max_frame: 4096,
+            max_message: 16 << 20,
+            max_partial: 1025,
+        }
     }
 }
 
@@ -149,7 +153,8 @@ impl Receiver {
             if let Some(err) = self.decoder.finish() {
                 self.pending.push_back(Event::Error(err));
             }
-            self.pending.extend(self.reassembler.finish().into_iter().map(Event::Error));
+            self.pending
+                .extend(self.reassembler.finish().into_iter().map(Event::Error));
             return self.pending.pop_front();
         }
         None
@@ -179,14 +184,21 @@ impl Receiver {
 /// FR-TYPE-2, FR-TYPE-3, FR-FRAME-14, then FR-TYPE-4 for a type that cannot be fragmented, or
 /// reassembly (§7) and FR-TYPE-4 on the complete message.
 #[inline]
-fn handle_frame(reassembler: &mut Reassembler, pending: &mut VecDeque<Event>, frame: FrameRef<'_>) -> Option<Event> {
+fn handle_frame(
+    reassembler: &mut Reassembler,
+    pending: &mut VecDeque<Event>,
+    frame: FrameRef<'_>,
+) -> Option<Event> {
     let header = frame.header;
     let t = header.frame_type;
     if frame_type::is_ignorable(t) {
         return Some(Event::Ignored { frame_type: t });
     }
     if !frame_type::request_id_ok(t, header.request) {
-        return Some(Event::Error(ProtocolError::BadRequestId { frame_type: t, request: header.request }));
+        return Some(Event::Error(ProtocolError::BadRequestId {
+            frame_type: t,
+            request: header.request,
+        }));
     }
     let payload = if frame_type::is_fragmentable(t) {
         match reassembler.push(&header, frame.payload) {
@@ -201,18 +213,27 @@ fn handle_frame(reassembler: &mut Reassembler, pending: &mut VecDeque<Event>, fr
             Reassembled::DiscardEnd => return Some(discarded(&header)),
         }
     } else if header.more() {
-        return Some(Event::Error(ProtocolError::UnexpectedFragment { frame_type: t }));
+        return Some(Event::Error(ProtocolError::UnexpectedFragment {
+            frame_type: t,
+        }));
     } else {
         Cow::Borrowed(frame.payload)
     };
     Some(match Message::parse_cow(t, header.request, payload) {
-        Ok(message) => Event::Message { session: header.session, message },
+        Ok(message) => Event::Message {
+            session: header.session,
+            message,
+        },
         Err(err) => Event::Error(err),
     })
 }
 
 fn discarded(header: &FrameHeader) -> Event {
-    Event::MessageDiscarded { session: header.session, request: header.request, frame_type: header.frame_type }
+    Event::MessageDiscarded {
+        session: header.session,
+        request: header.request,
+        frame_type: header.frame_type,
+    }
 }
 
 #[cfg(test)]

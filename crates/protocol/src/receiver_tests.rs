@@ -6,7 +6,11 @@ use crate::fragment::encode_message;
 use crate::frame::{encode_frame, flags, FrameHeader};
 
 fn cfg(max_frame: usize, max_message: u32) -> ReceiverConfig {
-    ReceiverConfig { max_frame, max_message, max_partial: 8 }
+    ReceiverConfig {
+        max_frame,
+        max_message,
+        max_partial: 8,
+    }
 }
 
 fn events_chunked(config: ReceiverConfig, input: &[u8], chunk: usize, eof: bool) -> Vec<Event> {
@@ -30,7 +34,11 @@ fn events_chunked(config: ReceiverConfig, input: &[u8], chunk: usize, eof: bool)
 /// FR-DEC-1: the same events whole, split in two anywhere, and one octet at a time.
 fn events(config: ReceiverConfig, input: &[u8]) -> Vec<Event> {
     let whole = events_chunked(config, input, input.len(), true);
-    assert_eq!(events_chunked(config, input, 1, true), whole, "1-octet chunks");
+    assert_eq!(
+        events_chunked(config, input, 1, true),
+        whole,
+        "1-octet chunks"
+    );
     for cut in 0..=input.len() {
         let mut rx = Receiver::new(config);
         let mut out = Vec::new();
@@ -62,7 +70,10 @@ fn err(e: ProtocolError) -> Event {
 }
 
 fn ping_event(session: u32) -> Event {
-    Event::Message { session, message: Message::Ping { opaque: [0; 8] } }
+    Event::Message {
+        session,
+        message: Message::Ping { opaque: [0; 8] },
+    }
 }
 
 // FR-TYPE-2: ignorable types are discarded whatever their flags and Request ID.
@@ -71,11 +82,14 @@ fn ignorable_types_are_reported_ignored() {
     let mut input = raw(0x9f, flags::MORE, 1, 0, b"x");
     input.extend(raw(0x80, 0, 1, 99, b""));
     input.extend(raw(frame_type::PING, 0, 1, 0, &[0; 8]));
-    assert_eq!(events(cfg(4096, 4096), &input), [
-        Event::Ignored { frame_type: 0x9f },
-        Event::Ignored { frame_type: 0x80 },
-        ping_event(1),
-    ]);
+    assert_eq!(
+        events(cfg(4096, 4096), &input),
+        [
+            Event::Ignored { frame_type: 0x9f },
+            Event::Ignored { frame_type: 0x80 },
+            ping_event(1),
+        ]
+    );
 }
 
 // FR-FRAME-14, FR-TYPE-3, FR-TYPE-4: per-frame and payload rules; each is reported and skipped.
@@ -89,15 +103,35 @@ fn frame_rules_are_reported() {
     input.extend(raw(frame_type::REQUEST, flags::MORE, 1, 3, b"\x00"));
     input.extend(raw(frame_type::REQUEST, 0, 1, 3, b"body")); // reassembled: empty method
     input.extend(raw(frame_type::PING, 0x02, 1, 0, &[0; 8])); // reserved flag bits are ignored (FR-FRAME-13)
-    assert_eq!(events(cfg(4096, 4096), &input), [
-        err(ProtocolError::UnexpectedFragment { frame_type: frame_type::PING }),
-        err(ProtocolError::BadRequestId { frame_type: frame_type::PING, request: 1 }),
-        err(ProtocolError::MalformedPayload { frame_type: frame_type::PING, reason: "opaque must be exactly 8 octets" }),
-        err(ProtocolError::BadRequestId { frame_type: frame_type::CANCEL, request: 0 }),
-        err(ProtocolError::BadRequestId { frame_type: frame_type::NOTIFY, request: 5 }),
-        err(ProtocolError::MalformedPayload { frame_type: frame_type::REQUEST, reason: "empty method name" }),
-        ping_event(1),
-    ]);
+    assert_eq!(
+        events(cfg(4096, 4096), &input),
+        [
+            err(ProtocolError::UnexpectedFragment {
+                frame_type: frame_type::PING
+            }),
+            err(ProtocolError::BadRequestId {
+                frame_type: frame_type::PING,
+                request: 1
+            }),
+            err(ProtocolError::MalformedPayload {
+                frame_type: frame_type::PING,
+                reason: "opaque must be exactly 8 octets"
+            }),
+            err(ProtocolError::BadRequestId {
+                frame_type: frame_type::CANCEL,
+                request: 0
+            }),
+            err(ProtocolError::BadRequestId {
+                frame_type: frame_type::NOTIFY,
+                request: 5
+            }),
+            err(ProtocolError::MalformedPayload {
+                frame_type: frame_type::REQUEST,
+                reason: "empty method name"
+            }),
+            ping_event(1),
+        ]
+    );
 }
 
 // FR-FRAG-1, FR-FRAG-2: a request fragmented at MaxFrame, interleaved with a ping and another call.
@@ -106,7 +140,10 @@ fn reassembles_interleaved_fragments() {
     let body: Vec<u8> = (0..2000u32).map(|i| (i % 251) as u8).collect();
     let (mut a, mut b) = (Vec::new(), Vec::new());
     assert_eq!(encode_request(7, 1, "upload", &body, 600, &mut a), Ok(4));
-    assert_eq!(encode_request(7, 2, "upload", &body[..700], 600, &mut b), Ok(2));
+    assert_eq!(
+        encode_request(7, 2, "upload", &body[..700], 600, &mut b),
+        Ok(2)
+    );
     let mut input = Vec::new();
     input.extend(&a[..600]);
     input.extend(&b[..600]);
@@ -116,9 +153,21 @@ fn reassembles_interleaved_fragments() {
     let got = events(cfg(600, 1 << 20), &input);
     assert_eq!(got.len(), 3);
     assert_eq!(got[0], ping_event(7));
-    let Event::Message { session: 7, message: Message::Request { request: 1, call } } = &got[1] else { panic!("{got:?}") };
+    let Event::Message {
+        session: 7,
+        message: Message::Request { request: 1, call },
+    } = &got[1]
+    else {
+        panic!("{got:?}")
+    };
     assert_eq!((call.method(), call.body()), ("upload", &body[..]));
-    let Event::Message { message: Message::Request { request: 2, call }, .. } = &got[2] else { panic!("{got:?}") };
+    let Event::Message {
+        message: Message::Request { request: 2, call },
+        ..
+    } = &got[2]
+    else {
+        panic!("{got:?}")
+    };
     assert_eq!(call.body(), &body[..700]);
 }
 
@@ -131,19 +180,50 @@ fn message_too_large_then_discarded() {
     input.extend(raw(frame_type::PING, 0, 1, 0, &[0; 8]));
     encode_response(1, 4, &[2; 4096], 512, &mut input).unwrap(); // exactly the limit: fine
     let got = events(cfg(512, 4096), &input);
-    assert_eq!(got[..3], [
-        err(ProtocolError::MessageTooLarge { session: 1, request: 4, max: 4096 }),
-        Event::MessageDiscarded { session: 1, request: 4, frame_type: frame_type::RESPONSE },
-        ping_event(1),
-    ]);
-    assert_eq!(got[3], Event::Message { session: 1, message: Message::Response { request: 4, body: vec![2; 4096] } });
+    assert_eq!(
+        got[..3],
+        [
+            err(ProtocolError::MessageTooLarge {
+                session: 1,
+                request: 4,
+                max: 4096
+            }),
+            Event::MessageDiscarded {
+                session: 1,
+                request: 4,
+                frame_type: frame_type::RESPONSE
+            },
+            ping_event(1),
+        ]
+    );
+    assert_eq!(
+        got[3],
+        Event::Message {
+            session: 1,
+            message: Message::Response {
+                request: 4,
+                body: vec![2; 4096]
+            }
+        }
+    );
     assert_eq!(got.len(), 4);
     // A single frame over Max Message: the error and the end of the discard at once.
     let single = raw(frame_type::RESPONSE, 0, 1, 4, &[0; 4097]);
-    assert_eq!(events_chunked(cfg(65535, 4096), &single, 100, true), [
-        err(ProtocolError::MessageTooLarge { session: 1, request: 4, max: 4096 }),
-        Event::MessageDiscarded { session: 1, request: 4, frame_type: frame_type::RESPONSE },
-    ]);
+    assert_eq!(
+        events_chunked(cfg(65535, 4096), &single, 100, true),
+        [
+            err(ProtocolError::MessageTooLarge {
+                session: 1,
+                request: 4,
+                max: 4096
+            }),
+            Event::MessageDiscarded {
+                session: 1,
+                request: 4,
+                frame_type: frame_type::RESPONSE
+            },
+        ]
+    );
 }
 
 // FR-DEC-5, FR-FRAG-6: at the end, TRUNCATED_FRAME, then TRUNCATED_MESSAGE in first-fragment order.
@@ -151,16 +231,33 @@ fn message_too_large_then_discarded() {
 fn end_of_stream_reports_truncation() {
     let mut input = Vec::new();
     for request in [5, 2] {
-        encode_message(frame_type::RESPONSE, 3, request, &[&[0; 1000]], 512, &mut input).unwrap();
+        encode_message(
+            frame_type::RESPONSE,
+            3,
+            request,
+            &[&[0; 1000]],
+            512,
+            &mut input,
+        )
+        .unwrap();
         input.truncate(input.len() - (1000 + 60 - 512)); // keep the first fragment only
     }
     let ping = raw(frame_type::PING, 0, 1, 0, &[0; 8]);
     input.extend(&ping[..10]);
-    assert_eq!(events(cfg(512, 4096), &input), [
-        err(ProtocolError::TruncatedFrame { missing: 18 }),
-        err(ProtocolError::TruncatedMessage { session: 3, request: 5 }),
-        err(ProtocolError::TruncatedMessage { session: 3, request: 2 }),
-    ]);
+    assert_eq!(
+        events(cfg(512, 4096), &input),
+        [
+            err(ProtocolError::TruncatedFrame { missing: 18 }),
+            err(ProtocolError::TruncatedMessage {
+                session: 3,
+                request: 5
+            }),
+            err(ProtocolError::TruncatedMessage {
+                session: 3,
+                request: 2
+            }),
+        ]
+    );
     // Without finish, nothing is reported.
     assert!(events_chunked(cfg(512, 4096), &input, 7, false).is_empty());
 }
@@ -176,7 +273,13 @@ fn finish_reset_and_drop_session() {
     rx.drop_session(1);
     assert_eq!(rx.partial_messages(), 1);
     rx.finish();
-    assert_eq!(rx.poll_event(), Some(err(ProtocolError::TruncatedMessage { session: 2, request: 1 })));
+    assert_eq!(
+        rx.poll_event(),
+        Some(err(ProtocolError::TruncatedMessage {
+            session: 2,
+            request: 1
+        }))
+    );
     assert_eq!(rx.poll_event(), None);
     rx.push(&raw(frame_type::PING, 0, 1, 0, &[0; 8]));
     assert_eq!(rx.poll_event(), Some(ping_event(1)));
@@ -185,5 +288,9 @@ fn finish_reset_and_drop_session() {
     assert_eq!(rx.poll_event(), None);
     rx.reset();
     rx.finish();
-    assert_eq!(rx.poll_event(), None, "reset forgot the partial frame and message");
+    assert_eq!(
+        rx.poll_event(),
+        None,
+        "reset forgot the partial frame and message"
+    );
 }

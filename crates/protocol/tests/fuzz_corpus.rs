@@ -11,7 +11,9 @@ fn replay_fuzz_corpus() {
     for (name, run) in TARGETS {
         let dir = corpus.join(name);
         let mut files: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("fuzz target {name} has no corpus at {}: {e}", dir.display()))
+            .unwrap_or_else(|e| {
+                panic!("fuzz target {name} has no corpus at {}: {e}", dir.display())
+            })
             .map(|entry| entry.expect("corpus entry").path())
             .collect();
         files.sort();
@@ -19,7 +21,11 @@ fn replay_fuzz_corpus() {
         for file in files {
             let data = std::fs::read(&file).expect("readable corpus file");
             let outcome = std::panic::catch_unwind(|| run(&data));
-            assert!(outcome.is_ok(), "fuzz target {name} failed on {}", file.display());
+            assert!(
+                outcome.is_ok(),
+                "fuzz target {name} failed on {}",
+                file.display()
+            );
         }
     }
 }
@@ -33,7 +39,9 @@ fn targets_are_named_uniquely() {
     assert_eq!(names.len(), TARGETS.len());
     for name in names {
         assert!(fifo_rpc_protocol::fuzzing::target(name).is_some());
-        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/fuzz_targets").join(format!("{name}.rs"));
+        let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fuzz/fuzz_targets")
+            .join(format!("{name}.rs"));
         assert!(source.is_file(), "missing {}", source.display());
     }
 }

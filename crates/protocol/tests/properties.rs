@@ -2,22 +2,39 @@
 //! chunking invariance (FR-DEC-1).
 
 use fifo_rpc_protocol::{
-    encode_extension, encode_frame, encode_message, encode_request, encode_response, frame_type, Event, FrameDecoder,
-    FrameHeader, Message, ProtocolError, Receiver, ReceiverConfig, FRAME_OVERHEAD, MAX_FRAME_LIMIT,
+    encode_extension, encode_frame, encode_message, encode_request, encode_response, frame_type,
+    Event, FrameDecoder, FrameHeader, Message, ProtocolError, Receiver, ReceiverConfig,
+    FRAME_OVERHEAD, MAX_FRAME_LIMIT,
 };
 use proptest::prelude::*;
 
-const TYPES: &[u8] = &[0x01, 0x02, 0x10, 0x11, 0x12, 0x13, 0x14, 0x20, 0x21, 0x30, 0x80, 0x9f, 0xc4, 0xff];
+const TYPES: &[u8] = &[
+    0x01, 0x02, 0x10, 0x11, 0x12, 0x13, 0x14, 0x20, 0x21, 0x30, 0x80, 0x9f, 0xc4, 0xff,
+];
 
 fn header() -> impl Strategy<Value = FrameHeader> {
-    (prop::sample::select(TYPES), any::<u8>(), 1..=u32::MAX, any::<u32>()).prop_map(|(t, flags, session, request)| {
-        FrameHeader { version: 1, frame_type: t, flags, session, request }
-    })
+    (
+        prop::sample::select(TYPES),
+        any::<u8>(),
+        1..=u32::MAX,
+        any::<u32>(),
+    )
+        .prop_map(|(t, flags, session, request)| FrameHeader {
+            version: 1,
+            frame_type: t,
+            flags,
+            session,
+            request,
+        })
 }
 
 /// An extension area of ignorable extensions, at most 239 octets.
 fn extensions() -> impl Strategy<Value = Vec<u8>> {
-    prop::collection::vec((0x80u8..=0xff, prop::collection::vec(any::<u8>(), 0..20)), 0..8).prop_map(|exts| {
+    prop::collection::vec(
+        (0x80u8..=0xff, prop::collection::vec(any::<u8>(), 0..20)),
+        0..8,
+    )
+    .prop_map(|exts| {
         let mut area = Vec::new();
         for (t, v) in exts {
             if area.len() + 2 + v.len() <= 239 {
@@ -30,7 +47,10 @@ fn extensions() -> impl Strategy<Value = Vec<u8>> {
 
 /// Splits `data` at the given cut points (taken modulo its length).
 fn split<'a>(data: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
-    let mut points: Vec<usize> = cuts.iter().map(|c| if data.is_empty() { 0 } else { c % data.len() }).collect();
+    let mut points: Vec<usize> = cuts
+        .iter()
+        .map(|c| if data.is_empty() { 0 } else { c % data.len() })
+        .collect();
     points.sort_unstable();
     let mut pieces = Vec::new();
     let mut last = 0;
@@ -80,16 +100,22 @@ fn receive(config: ReceiverConfig, pieces: &[&[u8]]) -> Vec<Event> {
 
 /// One valid frame's octets.
 fn valid_frame() -> impl Strategy<Value = Vec<u8>> {
-    (header(), extensions(), prop::collection::vec(any::<u8>(), 0..300)).prop_map(|(h, ext, payload)| {
-        let mut out = Vec::new();
-        encode_frame(&h, &ext, &payload, MAX_FRAME_LIMIT, &mut out).unwrap();
-        out
-    })
+    (
+        header(),
+        extensions(),
+        prop::collection::vec(any::<u8>(), 0..300),
+    )
+        .prop_map(|(h, ext, payload)| {
+            let mut out = Vec::new();
+            encode_frame(&h, &ext, &payload, MAX_FRAME_LIMIT, &mut out).unwrap();
+            out
+        })
 }
 
 /// A stream segment: a valid frame, stray bytes, or a frame cut short or corrupted.
 fn segment() -> impl Strategy<Value = Vec<u8>> {
-    let garbage = prop::collection::vec(prop_oneof![Just(0xf1u8), Just(0xf0u8), any::<u8>()], 0..40);
+    let garbage =
+        prop::collection::vec(prop_oneof![Just(0xf1u8), Just(0xf0u8), any::<u8>()], 0..40);
     let cut = (valid_frame(), any::<usize>()).prop_map(|(f, n)| f[..n % f.len()].to_vec());
     let flipped = (valid_frame(), any::<usize>(), 1u8..).prop_map(|(mut f, i, x)| {
         let n = f.len();

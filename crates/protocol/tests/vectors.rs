@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use fifo_rpc_protocol::{
-    encode_extension, encode_frame, frame_type, Event, FrameHeader, Message, Receiver, ReceiverConfig,
-    MAX_FRAME_LIMIT,
+    encode_extension, encode_frame, frame_type, Event, FrameHeader, Message, Receiver,
+    ReceiverConfig, MAX_FRAME_LIMIT,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -58,7 +58,10 @@ struct TypeValue {
 
 fn unhex(s: &str) -> Vec<u8> {
     assert!(s.len() % 2 == 0, "odd hex length");
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex digit")).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex digit"))
+        .collect()
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -66,7 +69,10 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn options_json(options: &[fifo_rpc_protocol::HelloOption]) -> Value {
-    options.iter().map(|o| json!({"type": o.option_type, "value": hex(&o.value)})).collect()
+    options
+        .iter()
+        .map(|o| json!({"type": o.option_type, "value": hex(&o.value)}))
+        .collect()
 }
 
 /// An event in the spec §13.1 notation; `None` for events the format does not list.
@@ -92,11 +98,18 @@ fn event_json(event: &Event) -> Option<Value> {
                     json!({ "method": call.method(), "body": hex(call.body()) })
                 }
                 Message::Response { body, .. } => json!({ "body": hex(body) }),
-                Message::Error { code, message, details, .. } => {
+                Message::Error {
+                    code,
+                    message,
+                    details,
+                    ..
+                } => {
                     json!({ "code": code, "message": message, "details": hex(details) })
                 }
                 Message::Cancel { .. } => json!({}),
-                Message::Ping { opaque } | Message::Pong { opaque } => json!({ "opaque": hex(opaque) }),
+                Message::Ping { opaque } | Message::Pong { opaque } => {
+                    json!({ "opaque": hex(opaque) })
+                }
                 Message::Goodbye(g) => {
                     json!({ "code": g.code, "last_request_id": g.last_request, "message": g.message })
                 }
@@ -130,7 +143,10 @@ fn receive(config: ReceiverConfig, pieces: &[&[u8]], eof: bool) -> Vec<Value> {
 
 fn check_case(file: &Path, defaults: &Defaults, case: &Case) {
     let what = format!("{} / {}", file.display(), case.id);
-    assert!(!case.requirements.is_empty(), "{what}: names no requirement");
+    assert!(
+        !case.requirements.is_empty(),
+        "{what}: names no requirement"
+    );
     let input = unhex(&case.hex);
     let config = ReceiverConfig {
         max_frame: case.max_frame.unwrap_or(defaults.max_frame),
@@ -143,10 +159,18 @@ fn check_case(file: &Path, defaults: &Defaults, case: &Case) {
     assert_eq!(whole, case.expect, "{what}: whole input");
     for cut in 0..=input.len() {
         let (a, b) = input.split_at(cut);
-        assert_eq!(receive(config, &[a, b], eof), case.expect, "{what}: split at {cut}");
+        assert_eq!(
+            receive(config, &[a, b], eof),
+            case.expect,
+            "{what}: split at {cut}"
+        );
     }
     let ones: Vec<&[u8]> = input.chunks(1).collect();
-    assert_eq!(receive(config, &ones, eof), case.expect, "{what}: one-octet reads");
+    assert_eq!(
+        receive(config, &ones, eof),
+        case.expect,
+        "{what}: one-octet reads"
+    );
 
     if let Some(frames) = &case.frames {
         let mut wire = Vec::new();
@@ -162,9 +186,20 @@ fn check_case(file: &Path, defaults: &Defaults, case: &Case) {
                 session: f.session,
                 request: f.request,
             };
-            encode_frame(&header, &ext, &unhex(&f.payload), MAX_FRAME_LIMIT, &mut wire).expect("encodable frame");
+            encode_frame(
+                &header,
+                &ext,
+                &unhex(&f.payload),
+                MAX_FRAME_LIMIT,
+                &mut wire,
+            )
+            .expect("encodable frame");
         }
-        assert_eq!(hex(&wire), case.hex, "{what}: the frames do not encode to hex");
+        assert_eq!(
+            hex(&wire),
+            case.hex,
+            "{what}: the frames do not encode to hex"
+        );
     } else {
         assert_ne!(case.encode, Some(true), "{what}: encode without frames");
     }
@@ -187,7 +222,8 @@ fn run_dir(dir: &Path) -> usize {
     let mut cases = 0;
     for file in files {
         let text = std::fs::read_to_string(&file).expect("readable vector file");
-        let parsed: VectorFile = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let parsed: VectorFile =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         assert!(!parsed.cases.is_empty(), "{}: no cases", file.display());
         for case in &parsed.cases {
             check_case(&file, &parsed.defaults, case);
@@ -202,7 +238,11 @@ fn run_dir(dir: &Path) -> usize {
 fn spec_vectors() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../spec/vectors");
     let cases = run_dir(&dir);
-    assert!(cases >= 100, "only {cases} cases found in {}", dir.display());
+    assert!(
+        cases >= 100,
+        "only {cases} cases found in {}",
+        dir.display()
+    );
 }
 
 // The loader itself, on a small file of cases kept with these tests.

@@ -36,17 +36,34 @@ pub(super) fn run(data: &[u8]) {
     let stream = input.rest();
 
     let whole = decode_all(max_frame, std::iter::once(stream));
-    assert_eq!(decode_all(max_frame, chunks(stream, seed)), whole, "FR-DEC-1: chunking changed the results");
-    assert_eq!(decode_all(max_frame, stream.chunks(1)), whole, "FR-DEC-1: 1-octet chunks changed the results");
+    assert_eq!(
+        decode_all(max_frame, chunks(stream, seed)),
+        whole,
+        "FR-DEC-1: chunking changed the results"
+    );
+    assert_eq!(
+        decode_all(max_frame, stream.chunks(1)),
+        whole,
+        "FR-DEC-1: 1-octet chunks changed the results"
+    );
 
     for out in &whole {
-        let Out::Frame(header, extensions, payload) = out else { continue };
+        let Out::Frame(header, extensions, payload) = out else {
+            continue;
+        };
         assert_eq!(header.version, VERSION);
         assert_ne!(header.session, 0);
-        assert!(frame_type::is_assigned(header.frame_type) || frame_type::is_ignorable(header.frame_type));
+        assert!(
+            frame_type::is_assigned(header.frame_type)
+                || frame_type::is_ignorable(header.frame_type)
+        );
         let mut wire = Vec::new();
-        let len = encode_frame(header, extensions, payload, max_frame, &mut wire).expect("a decoded frame re-encodes");
+        let len = encode_frame(header, extensions, payload, max_frame, &mut wire)
+            .expect("a decoded frame re-encodes");
         assert!(len <= max_frame);
-        assert_eq!(decode_all(max_frame, std::iter::once(&wire[..])), [Out::Frame(*header, extensions.clone(), payload.clone())]);
+        assert_eq!(
+            decode_all(max_frame, std::iter::once(&wire[..])),
+            [Out::Frame(*header, extensions.clone(), payload.clone())]
+        );
     }
 }

@@ -28,14 +28,30 @@ pub(super) fn run(data: &[u8]) {
     let stream = input.rest();
 
     let whole = receive_all(config, std::iter::once(stream));
-    assert_eq!(receive_all(config, chunks(stream, seed)), whole, "FR-DEC-1: chunking changed the events");
-    assert_eq!(receive_all(config, stream.chunks(1)), whole, "FR-DEC-1: 1-octet chunks changed the events");
+    assert_eq!(
+        receive_all(config, chunks(stream, seed)),
+        whole,
+        "FR-DEC-1: chunking changed the events"
+    );
+    assert_eq!(
+        receive_all(config, stream.chunks(1)),
+        whole,
+        "FR-DEC-1: 1-octet chunks changed the events"
+    );
 
     for event in &whole {
-        let Event::Message { session, message } = event else { continue };
+        let Event::Message { session, message } = event else {
+            continue;
+        };
         let mut wire = Vec::new();
-        message.encode(*session, config.max_frame, &mut wire).expect("a received message re-encodes");
+        message
+            .encode(*session, config.max_frame, &mut wire)
+            .expect("a received message re-encodes");
         let again = receive_all(config, std::iter::once(&wire[..]));
-        assert_eq!(again, std::slice::from_ref(event), "a re-encoded message is received unchanged");
+        assert_eq!(
+            again,
+            std::slice::from_ref(event),
+            "a re-encoded message is received unchanged"
+        );
     }
 }

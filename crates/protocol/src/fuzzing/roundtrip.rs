@@ -15,7 +15,12 @@ fn text(bytes: &[u8], max: usize) -> String {
 }
 
 fn options(input: &mut Input<'_>) -> Vec<HelloOption> {
-    (0..input.u8() % 4).map(|_| HelloOption { option_type: input.u8(), value: input.short_bytes().to_vec() }).collect()
+    (0..input.u8() % 4)
+        .map(|_| HelloOption {
+            option_type: input.u8(),
+            value: input.short_bytes().to_vec(),
+        })
+        .collect()
 }
 
 /// Builds a message from fuzzer bytes; `None` when the bytes describe one the API refuses.
@@ -41,9 +46,17 @@ fn message(input: &mut Input<'_>, variant: u8, request: u32) -> Option<Message> 
             encoding: text(input.short_bytes(), 32),
             options: options(input),
         }),
-        2 => Message::Request { request, call: Call::new(&text(input.short_bytes(), 255), input.rest()).ok()? },
-        3 => Message::Notify { call: Call::new(&text(input.short_bytes(), 255), input.rest()).ok()? },
-        4 => Message::Response { request, body: input.rest().to_vec() },
+        2 => Message::Request {
+            request,
+            call: Call::new(&text(input.short_bytes(), 255), input.rest()).ok()?,
+        },
+        3 => Message::Notify {
+            call: Call::new(&text(input.short_bytes(), 255), input.rest()).ok()?,
+        },
+        4 => Message::Response {
+            request,
+            body: input.rest().to_vec(),
+        },
         5 => Message::Error {
             request,
             code: input.u16(),
@@ -51,9 +64,17 @@ fn message(input: &mut Input<'_>, variant: u8, request: u32) -> Option<Message> 
             details: input.rest().to_vec(),
         },
         6 => Message::Cancel { request },
-        7 => Message::Ping { opaque: input.u32().to_be_bytes().repeat(2).try_into().ok()? },
-        8 => Message::Pong { opaque: input.u32().to_le_bytes().repeat(2).try_into().ok()? },
-        _ => Message::Goodbye(Goodbye { code: input.u16(), last_request: input.u32(), message: text(input.rest(), 1000) }),
+        7 => Message::Ping {
+            opaque: input.u32().to_be_bytes().repeat(2).try_into().ok()?,
+        },
+        8 => Message::Pong {
+            opaque: input.u32().to_le_bytes().repeat(2).try_into().ok()?,
+        },
+        _ => Message::Goodbye(Goodbye {
+            code: input.u16(),
+            last_request: input.u32(),
+            message: text(input.rest(), 1000),
+        }),
     })
 }
 
@@ -63,7 +84,9 @@ pub(super) fn run(data: &[u8]) {
     let max_frame = usize::from(input.u16());
     let session = input.u32();
     let request = input.u32();
-    let Some(message) = message(&mut input, variant, request) else { return };
+    let Some(message) = message(&mut input, variant, request) else {
+        return;
+    };
 
     let mut wire = Vec::new();
     let Ok(frames) = message.encode(session, max_frame, &mut wire) else {
@@ -71,7 +94,11 @@ pub(super) fn run(data: &[u8]) {
         return;
     };
     assert!(frames >= 1);
-    let config = ReceiverConfig { max_frame: MAX_FRAME_LIMIT, max_message: u32::MAX, max_partial: 1 };
+    let config = ReceiverConfig {
+        max_frame: MAX_FRAME_LIMIT,
+        max_message: u32::MAX,
+        max_partial: 1,
+    };
     for chunk in [wire.len().max(1), 1] {
         let mut rx = Receiver::new(config);
         let mut events = Vec::new();
@@ -81,6 +108,13 @@ pub(super) fn run(data: &[u8]) {
         }
         rx.finish();
         events.extend(std::iter::from_fn(|| rx.poll_event()));
-        assert_eq!(events, [Event::Message { session, message: message.clone() }], "round trip");
+        assert_eq!(
+            events,
+            [Event::Message {
+                session,
+                message: message.clone()
+            }],
+            "round trip"
+        );
     }
 }
