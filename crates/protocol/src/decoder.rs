@@ -190,6 +190,30 @@ impl FrameDecoder {
         result
     }
 
+    /// Gives up on an incomplete candidate frame (FR-DEC-7): returns `TRUNCATED_FRAME` and scans
+    /// (FR-DEC-4) from the candidate's second octet, or `None` if the decoder holds no partial frame.
+    ///
+    /// Call it when the input FIFO has been drained (a non-blocking read found it empty) and
+    /// [`decode`](Self::decode) returns `None`, on a FIFO whose writers write whole frames with
+    /// one atomic `write(2)` each (`pipe.in`). Every octet of a legitimate frame entered the FIFO
+    /// with that one write, so a candidate still incomplete once the FIFO is empty is stray bytes
+    /// that happened to contain `F1 F0`: waiting for the rest of it would only delay the real
+    /// frames buffered behind it.
+    pub fn abandon_partial(&mut self) -> Option<ProtocolError> {
+        self.start += std::mem::take(&mut self.consumed);
+        if self.scanning || self.start == self.end {
+            return None;
+        }
+        let held = &self.buf[self.start..self.end];
+        let missing = match held.first_chunk::<4>() {
+            Some(&[_, _, l0, l1]) => {
+                usize::from(u16::from_be_bytes([l0, l1])).saturating_sub(held.len())
+            }
+            None => MIN_FRAME_LEN - held.len(),
+        };
+        Some(self.scan_error(ProtocolError::TruncatedFrame { missing }))
+    }
+
     /// Drops every buffered octet and leaves scanning: the state of a new decoder (the buffer's
     /// memory is kept).
     pub fn reset(&mut self) {

@@ -166,6 +166,20 @@ impl Receiver {
         self.eof = true;
     }
 
+    /// Gives up on an incomplete candidate frame once the input FIFO is drained (FR-DEC-7; see
+    /// [`FrameDecoder::abandon_partial`]). Returns `true` if a candidate was abandoned: a
+    /// `TRUNCATED_FRAME` error is then the next event, followed by whatever frames the scan finds
+    /// in the octets that were held behind the candidate.
+    pub fn abandon_partial(&mut self) -> bool {
+        match self.decoder.abandon_partial() {
+            Some(err) => {
+                self.pending.push_back(Event::Error(err));
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Drops all buffered bytes, partial messages and queued events (a new stream).
     pub fn reset(&mut self) {
         self.decoder.reset();

@@ -294,3 +294,56 @@ fn finish_reset_and_drop_session() {
         "reset forgot the partial frame and message"
     );
 }
+
+// FR-DEC-7: stray bytes that look like the start of a long frame hold up the real frames behind
+// them until the FIFO is found drained; abandoning the candidate then releases those frames.
+#[test]
+fn abandon_partial_releases_frames_held_behind_a_false_candidate() {
+    let mut input = vec![0xF1, 0xF0, 0x0F, 0xA0, 0x01]; // claims 4000 octets
+    let mut req = Vec::new();
+    encode_request(7, 1, "echo", b"body", 4096, &mut req).unwrap();
+    input.extend_from_slice(&req);
+
+    let mut rx = Receiver::new(cfg(4096, 1 << 20));
+    rx.push(&input);
+    assert_eq!(
+        rx.poll_event(),
+        None,
+        "the false candidate waits for 4000 octets"
+    );
+    // The driver read until the FIFO was empty: the candidate cannot be a frame.
+    assert!(rx.abandon_partial());
+    assert!(matches!(
+        rx.poll_event(),
+        Some(Event::Error(ProtocolError::TruncatedFrame { .. }))
+    ));
+    match rx.poll_event() {
+        Some(Event::Message {
+            session: 7,
+            message: Message::Request { request: 1, call },
+        }) => {
+            assert_eq!(call.method(), "echo");
+            assert_eq!(call.body(), b"body");
+        }
+        other => panic!("expected the request held behind the candidate, got {other:?}"),
+    }
+    assert_eq!(rx.poll_event(), None);
+    // Nothing partial left: abandoning again is a no-op.
+    assert!(!rx.abandon_partial());
+}
+
+// FR-DEC-7: a complete stream or a decoder already scanning has nothing to abandon.
+#[test]
+fn abandon_partial_is_a_no_op_without_a_partial_frame() {
+    let mut rx = Receiver::new(cfg(4096, 1 << 20));
+    assert!(!rx.abandon_partial());
+    rx.push(&raw(0x20, 0, 1, 0, &[0; 8]));
+    assert_eq!(rx.poll_event(), Some(ping_event(1)));
+    assert!(!rx.abandon_partial());
+    rx.push(b"hello\n"); // BAD_MAGIC, then scanning
+    assert!(matches!(
+        rx.poll_event(),
+        Some(Event::Error(ProtocolError::BadMagic))
+    ));
+    assert!(!rx.abandon_partial());
+}
