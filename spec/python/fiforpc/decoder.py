@@ -181,6 +181,21 @@ class FrameDecoder:
         self._pos = end
         return Frame(ftype, session, request, payload, flags, extensions, version)
 
+    def abandon(self):
+        """FR-DEC-7: the FIFO was read empty while a candidate frame is incomplete.
+
+        On a FIFO whose writers write every frame atomically (``pipe.in``) a legitimate frame is
+        never half there, so the candidate is stray bytes: TRUNCATED_FRAME, then scan from its
+        second octet. Returns the error, or None when there is no incomplete candidate.
+        """
+        if self._scanning or not self.buffered:
+            return None
+        held = self.buffered
+        self._pos += 1
+        self._scanning = True
+        return ProtocolError(E.TRUNCATED_FRAME, "fifo drained %d octets into a candidate frame"
+                             % held)
+
     def finish(self):
         """End of stream (FR-DEC-5): TRUNCATED_FRAME if a candidate frame was cut, else None.
 

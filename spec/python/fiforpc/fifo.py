@@ -147,8 +147,12 @@ class ServiceDir:
     def name(self, name):
         return os.path.join(self.path, name)
 
-    def open_file(self, name, flags, kind, mode=0o600):
-        """``openat`` with O_NOFOLLOW | O_CLOEXEC, then the fstat checks (FR-FIFO-3)."""
+    def open_file(self, name, flags, kind, mode=0o600, fchmod=False):
+        """``openat`` with O_NOFOLLOW | O_CLOEXEC, then the fstat checks (FR-FIFO-3).
+
+        ``fchmod`` sets the mode of a file this process has just created to exactly ``mode``
+        through the descriptor (the umask applied at creation; FR-FIFO-2).
+        """
         try:
             fd = os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=self.fd)
         except OSError as e:
@@ -157,6 +161,8 @@ class ServiceDir:
                                                    "planted") from None
             raise
         try:
+            if fchmod:
+                os.fchmod(fd, mode)
             verify_fd(fd, self.name(name), kind, self.uid)
         except BaseException:
             os.close(fd)
@@ -253,7 +259,11 @@ class ServerFifos:
         self.in_fd = None
         try:
             # Step 2: the server lock (FR-FIFO-5).
-            self.lock_fd = self.dir.open_file(LOCK, os.O_RDWR | os.O_CREAT, "regular file")
+            try:
+                self.lock_fd = self.dir.open_file(LOCK, os.O_RDWR | os.O_CREAT | os.O_EXCL,
+                                                  "regular file", fchmod=True)
+            except FileExistsError:
+                self.lock_fd = self.dir.open_file(LOCK, os.O_RDWR, "regular file")
             if not flock_nb(self.lock_fd):
                 raise ServerRunning("%s is locked: another server is running in %s"
                                     % (self.dir.name(LOCK), path))
@@ -268,6 +278,8 @@ class ServerFifos:
         self.pipe_buf = pipe_buf(self.in_fd)
 
     def _reclaim(self):
+        # Check all three before removing any, so that a refusal leaves D as it was.
+        stale = []
         for name, kind in ((PIPE_IN, stat.S_ISFIFO), (PIPE_OUT, stat.S_ISFIFO),
                            (CLIENT_LOCK, stat.S_ISREG)):
             try:
@@ -282,18 +294,21 @@ class ServerFifos:
             if what:
                 raise CheckFailed(self.dir.name(name), "refusing to start: existing file is %s "
                                   "(planted?); remove it" % what)
+            stale.append(name)
+        for name in stale:
             os.unlink(name, dir_fd=self.dir.fd)
 
     def _create(self):
-        old = os.umask(0o077)  # so that 0600 stays 0600 (FR-FIFO-2: no chmod by path later)
-        try:
-            os.mkfifo(PIPE_IN, 0o600, dir_fd=self.dir.fd)
-            os.mkfifo(PIPE_OUT, 0o600, dir_fd=self.dir.fd)
-            fd = self.dir.open_file(CLIENT_LOCK, os.O_RDWR | os.O_CREAT | os.O_EXCL,
-                                    "regular file")
-            os.close(fd)
-        finally:
-            os.umask(old)
+        """Creates the FIFOs, then ``client.lock`` last: a client that finds it finds both FIFOs.
+
+        ``mkfifoat`` applies the umask, so each new file gets exactly 0600 with ``fchmod`` on a
+        descriptor (a FIFO opened O_RDONLY | O_NONBLOCK, which never blocks), never by path.
+        """
+        for name in (PIPE_IN, PIPE_OUT):
+            os.mkfifo(name, 0o600, dir_fd=self.dir.fd)
+            os.close(self.dir.open_file(name, _O_FIFO_READ, "FIFO", fchmod=True))
+        os.close(self.dir.open_file(CLIENT_LOCK, os.O_RDWR | os.O_CREAT | os.O_EXCL,
+                                    "regular file", fchmod=True))
 
     def reopen_reader(self):
         """Clears a raised POLLHUP on ``pipe.in`` (FR-FIFO-15).
@@ -379,7 +394,8 @@ class ClientFifos:
         sdir = ServiceDir.open(path, uid=uid)
         fds = []
         try:
-            lock_fd = sdir.open_file(CLIENT_LOCK, os.O_RDWR, "regular file")
+            # O_NONBLOCK: a FIFO planted at this path cannot block the open (§9.4 step 2).
+            lock_fd = sdir.open_file(CLIENT_LOCK, os.O_RDWR | os.O_NONBLOCK, "regular file")
             fds.append(lock_fd)
             if not flock_nb(lock_fd):
                 raise _Retry("server busy")

@@ -102,6 +102,15 @@ class Receiver:
         for err in self.reassembler.finish():
             self._events.append(ErrorEvent(err))
 
+    def drained(self) -> None:
+        """The input FIFO was read empty (FR-DEC-7, ``pipe.in`` only): an incomplete candidate
+        frame is abandoned. Drain :meth:`poll_event` before and after calling this."""
+        pending = self.events()
+        self._events.extend(pending)
+        err = self.decoder.abandon()
+        if err is not None:
+            self._events.append(ErrorEvent(err))
+
     def reset(self) -> None:
         """Drops buffered octets and partial messages (a new stream)."""
         self.decoder.reset()

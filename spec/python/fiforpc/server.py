@@ -158,7 +158,10 @@ class Server:
         for _ in range(READ_BURST):
             data = fifo.read_some(self.fifos.in_fd)
             if data is None:
-                return  # EAGAIN: all read
+                # EAGAIN: all read. A frame is never half in pipe.in (FR-DEC-7).
+                self.receiver.drained()
+                self._drain_events()
+                return
             if data == b"":
                 self._input_eof()
                 return

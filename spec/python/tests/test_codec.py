@@ -47,6 +47,21 @@ class FrameTest(unittest.TestCase):
                          [0x8F, 0x9F, 0xAF, 0xBF, 0xCF, 0xDF, 0xEF, 0xFF])
 
 
+class DrainedTest(unittest.TestCase):
+    def test_incomplete_candidate_abandoned_when_drained(self):  # FR-DEC-7
+        ping = F.encode_frame(F.PING, 1, 0, bytes(8))
+        r = Receiver(4096, 1 << 20)
+        r.push(b"\xf1\xf0\x00\x30" + ping[:10])
+        self.assertEqual(r.events(), [])
+        r.drained()
+        self.assertEqual([e.error.name for e in r.events()], [E.TRUNCATED_FRAME])
+        r.push(ping[10:])  # scanning from the candidate's second octet finds the PING
+        (ev,) = r.events()
+        self.assertEqual(ev.message, M.Ping(bytes(8)))
+        r.drained()  # nothing incomplete: no event
+        self.assertEqual(r.events(), [])
+
+
 class FragmentTest(unittest.TestCase):
     def test_example_14_5_sizes(self):  # §14.5
         self.assertEqual(fragment_sizes(10008, 4096), [4076, 4076, 1856])

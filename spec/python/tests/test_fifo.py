@@ -142,6 +142,18 @@ class PlantedFileTest(FifoTestCase):
             os.chmod(p, 0o666)
         self.assertIn("0666", self.refused(plant))
 
+    def test_refusal_leaves_directory_as_it_was(self):  # FR-FIFO-6
+        os.mkdir(self.dir, 0o700)
+        stale = os.path.join(self.dir, "pipe.in")
+        os.mkfifo(stale, 0o600)
+        os.chmod(stale, 0o600)
+        os.symlink(os.path.join(self.base, "elsewhere"), os.path.join(self.dir, "pipe.out"))
+        p = self.spawn([SERVER, "--dir", self.dir])
+        code, out, err = self.finish(p)
+        self.assertNotEqual(code, 0)
+        self.assertIn("pipe.out", err)
+        self.assertTrue(stat.S_ISFIFO(os.lstat(stale).st_mode))  # the stale FIFO is still there
+
     def test_directory_writable_by_others(self):  # FR-FIFO-1
         os.mkdir(self.dir, 0o700)
         os.chmod(self.dir, 0o777)
@@ -242,6 +254,15 @@ class SessionTest(FifoTestCase):
             # A stranger writes text into pipe.in (echo hello > pipe.in).
             fd = os.open(os.path.join(self.dir, "pipe.in"), os.O_WRONLY | os.O_NONBLOCK)
             os.write(fd, b"hello\n\xf1\xf0\x00\x05garbage")
+            os.close(fd)
+            self.assertEqual(c.call("echo", s("after"), WAIT), s("after"))
+
+    def test_stray_incomplete_candidate_abandoned(self):  # FR-DEC-7
+        with Client.connect(self.dir, timeout=WAIT) as c:
+            # Stray octets that look like the start of a 48-octet frame. Without FR-DEC-7 the
+            # next REQUEST (38 octets) would sit inside that candidate, waiting for more.
+            fd = os.open(os.path.join(self.dir, "pipe.in"), os.O_WRONLY | os.O_NONBLOCK)
+            os.write(fd, b"\xf1\xf0\x00\x30")
             os.close(fd)
             self.assertEqual(c.call("echo", s("after"), WAIT), s("after"))
 
