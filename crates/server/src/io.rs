@@ -289,7 +289,8 @@ impl<'a> Io<'a> {
             ServerEvent::SessionStarted { session, hello } => {
                 st.summary.sessions += 1;
                 st.out.close_when_flushed = false;
-                // Spec §9.4: on HELLO the server opens pipe.out; ENXIO means the client is gone.
+                // Spec §9.4: on HELLO the server opens pipe.out (unless still open from an earlier
+                // session); ENXIO means the client is gone.
                 match st.out.open(self.dir) {
                     Ok((true, refused)) => {
                         if let Some(error) = refused {
@@ -307,8 +308,8 @@ impl<'a> Io<'a> {
             }
             ServerEvent::HandshakeRejected { session, code } => {
                 st.summary.rejected_handshakes += 1;
-                if !st.out.is_open() && matches!(st.out.open(self.dir), Ok((true, _))) {
-                    st.out.close_when_flushed = true;
+                if let Err(error) = st.out.open(self.dir) {
+                    self.logs.push(ServerLog::PipeOutError { error: Arc::new(error) });
                 }
                 self.logs.push(ServerLog::HandshakeRejected { session, code });
             }
@@ -332,12 +333,16 @@ impl<'a> Io<'a> {
             }
             ServerEvent::SessionEnded { session, reason } => {
                 match reason {
-                    // A final GOODBYE follows the session's last frames: close once written.
-                    EndReason::ShutDown | EndReason::ProtocolViolation { .. } | EndReason::SlowReader => {
-                        st.out.close_when_flushed = true;
-                    }
-                    // FR-SESS-2: nothing more is written for this session.
-                    _ => st.out.close(),
+                    // A final GOODBYE follows the session's last frames.
+                    EndReason::ShutDown | EndReason::ProtocolViolation { .. } => {}
+                    // The client does not read: it gets end of stream once the GOODBYE (if it
+                    // fitted) is read.
+                    EndReason::SlowReader => st.out.close_when_flushed = true,
+                    EndReason::PeerGone => st.out.close(),
+                    // FR-SESS-2: nothing more is written for this session. The write end stays
+                    // open for the next client: closing it would show end of stream to a client
+                    // that already opened pipe.out and waits for its WELCOME.
+                    _ => st.out.discard_backlog(),
                 }
                 self.logs.push(ServerLog::SessionEnded { session, reason });
             }

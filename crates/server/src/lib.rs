@@ -30,7 +30,8 @@
 //!   and a waker (plus `pipe.out` while answers wait for room), with no timeout while idle, so an
 //!   idle server, with or without a connected client, uses no CPU (FR-FIFO-16). After activity it
 //!   spins on non-blocking reads for [`ServerBuilder::spin`] before sleeping. On end of stream it
-//!   ends the session, closes `pipe.out` and reopens `pipe.in` (FR-FIFO-15).
+//!   ends the session and reopens `pipe.in` (FR-FIFO-15); `pipe.out` stays open for the next
+//!   client (closing it would show end of stream to a client already waiting for WELCOME).
 //! * **Workers** ([`ServerBuilder::workers`]) run the handlers; with `workers(0)` they run inline
 //!   on the I/O thread and the answers of one read are written together.
 //! * **Answers** are encoded outside any lock into a per-thread buffer, then written under the
