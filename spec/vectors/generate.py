@@ -915,6 +915,24 @@ def build_streams():
           "is left to discard, the next message with the same key is delivered",
           max_message=4096)
 
+    body = bytes(5000)
+    big = Frame(RESPONSE, 1, 1, body)
+    assert len(big) == 5020
+    s.add("message-too-large-single-frame", ["FR-FRAG-3"], [big, Frame(RESPONSE, 1, 2, b"ok")],
+          [err("MESSAGE_TOO_LARGE"), msg(RESPONSE, 1, 2, body=b"ok")],
+          "with max_frame 5120 (PIPE_BUF on illumos) and max_message 4096: a RESPONSE of 5000 "
+          "octets in one frame is a message over Max Message too", max_frame=5120,
+          max_message=4096)
+
+    opts = [(0x80, bytes(4980))]
+    hello = Frame(HELLO, 1, 0, hello_payload(options=opts))
+    assert 4096 < len(hello) <= 5120
+    s.add("max-message-does-not-bound-unfragmentable", ["FR-FRAG-3", "FR-FRAME-8"], [hello],
+          [hello_msg(1, options=opts)],
+          "with max_frame 5120 and max_message 4096: a HELLO of %d octets is accepted; Max "
+          "Message bounds the fragmentable types only, MaxFrame bounds the others" % len(hello),
+          max_frame=5120, max_message=4096)
+
     fr = fragments(REQUEST, 1, 1, bytes(4200), [4076, 100, 24])
     s.add("message-too-large-then-eof", ["FR-FRAG-3", "FR-FRAG-6"], fr[:2],
           [err("MESSAGE_TOO_LARGE")],
