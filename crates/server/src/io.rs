@@ -43,6 +43,8 @@ pub(crate) struct Io<'a> {
     bufs: CallBuffers,
     logs: Vec<ServerLog>,
     shutdown_begun: bool,
+    /// The last read filled the buffer: `pipe.in` may hold more, so it is not known drained.
+    full_read: bool,
 }
 
 impl<'a> Io<'a> {
@@ -69,6 +71,7 @@ impl<'a> Io<'a> {
             bufs: CallBuffers::default(),
             logs: Vec::new(),
             shutdown_begun: false,
+            full_read: false,
         }
     }
 
@@ -96,7 +99,8 @@ impl<'a> Io<'a> {
                         spin_until = None;
                         continue;
                     }
-                    ReadOutcome::Eof | ReadOutcome::WouldBlock => {}
+                    ReadOutcome::WouldBlock => self.drained()?,
+                    ReadOutcome::Eof => {}
                 }
                 if self.shared.handle.attention_pending() {
                     self.shared.handle.take_attention();
@@ -169,19 +173,33 @@ impl<'a> Io<'a> {
                     }
                 }
                 ReadOutcome::Eof => return self.on_eof(),
-                ReadOutcome::WouldBlock => return Ok(()),
+                ReadOutcome::WouldBlock => return self.drained(),
             }
         }
     }
 
     fn on_data(&mut self, n: usize) -> Result<(), ServerError> {
         let shared = self.shared;
+        // A short read emptied the FIFO (FR-DEC-7).
+        self.full_read = n == self.rbuf.len();
         {
             let mut st = shared.state.lock();
             st.session.handle_bytes(&self.rbuf[..n]);
+            if !self.full_read {
+                st.session.handle_drained();
+            }
             self.after_session(&mut st);
         }
         self.settle()
+    }
+
+    /// A read found `pipe.in` empty right after a read that filled the buffer (FR-DEC-7).
+    fn drained(&mut self) -> Result<(), ServerError> {
+        if !self.full_read {
+            return Ok(());
+        }
+        self.full_read = false;
+        self.settle_after(|st| st.session.handle_drained())
     }
 
     /// End of stream: every writer of `pipe.in` is gone. Ends the session (FR-FIFO-14), drops

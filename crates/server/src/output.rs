@@ -96,10 +96,6 @@ impl Output {
         }
     }
 
-    pub(crate) fn is_open(&self) -> bool {
-        self.writer.is_some()
-    }
-
     /// Opens the write end if it is not open. `Ok(false)`: no reader (`ENXIO`), the client is
     /// gone. A refused pipe size is returned as the second value, to be logged.
     pub(crate) fn open(&mut self, dir: &ServiceDir) -> Result<(bool, Option<FifoError>), FifoError> {

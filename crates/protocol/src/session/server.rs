@@ -420,6 +420,16 @@ impl ServerSession {
         self.pump();
     }
 
+    /// `pipe.in` was read empty (a non-blocking read found no data, or returned less than asked):
+    /// an incomplete candidate frame still held is stray bytes, since clients write every frame
+    /// with one atomic write. It is abandoned so that it cannot hold up the frames behind it
+    /// (FR-DEC-7): `TRUNCATED_FRAME` is reported and the octets after it are scanned.
+    pub fn handle_drained(&mut self) {
+        if self.receiver.abandon_partial() {
+            self.pump();
+        }
+    }
+
     /// End of stream on `pipe.in` (a read of 0 octets or `POLLHUP`).
     ///
     /// Reports truncated frames and messages (FR-DEC-5, FR-FRAG-6), ends an established session

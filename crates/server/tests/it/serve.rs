@@ -97,6 +97,25 @@ fn fr_err_1_garbage_on_pipe_in_does_not_stop_serving() {
     assert_eq!(summary.calls, 1);
 }
 
+// FR-DEC-7: stray bytes that start like a frame do not hold up the next client's HELLO.
+#[test]
+fn fr_dec_7_stray_frame_start_does_not_hold_up_hello() {
+    let t = TestDir::new();
+    let dir = t.service();
+    let srv = Running::start(&dir, |b| b.workers(0));
+    // The stranger keeps pipe.in open: no end of stream helps the server here.
+    let sdir = ServiceDir::open_existing(&dir).unwrap();
+    let stranger = sdir.open_writer(PIPE_IN).unwrap().expect("the server reads pipe.in");
+    stranger.write_frame_blocking(&[0xf1, 0xf0, 0x00, 0x40], deadline(), None).unwrap();
+    srv.wait_log(|r| matches!(r, ServerLog::FramingError { error: ProtocolError::TruncatedFrame { .. } }));
+    let mut c = RawClient::connect(&dir, 0x1234);
+    c.handshake();
+    expect_response(c.call(1, "echo", &string_body("x")), 1);
+    c.close();
+    drop(stranger);
+    srv.stop();
+}
+
 // FR-FRAG-6, FR-FIFO-14: a client that dies in the middle of a fragmented message is noticed,
 // its partial message dropped, and the next client served.
 #[test]

@@ -560,3 +560,20 @@ fn fr_type_2_ignorable_frames_are_discarded() {
     assert!(sent.is_empty());
     assert!(matches!(events[..], [ServerEvent::Discarded { frame_type: 0x9f, reason: DiscardReason::Ignorable }]));
 }
+
+// FR-DEC-7: stray bytes that look like the start of a frame are abandoned once pipe.in is
+// drained, so they do not hold up the frames behind them.
+#[test]
+fn fr_dec_7_drained_input_abandons_a_stray_candidate() {
+    let mut server = established();
+    let (events, _) = feed(&mut server, &[0xf1, 0xf0, 0x01, 0x00]); // "a 256-octet frame"
+    assert!(events.is_empty(), "waiting for the rest of the candidate");
+    server.handle_drained();
+    let events = drain(&mut server);
+    assert!(matches!(events[..], [ServerEvent::FramingError(ProtocolError::TruncatedFrame { .. })]), "{events:?}");
+    let (_, reply) = one_call(feed(&mut server, &request(S, 1, "echo", b"x")).0);
+    assert_eq!(reply.request(), 1);
+    // Nothing buffered: draining again reports nothing.
+    server.handle_drained();
+    assert!(drain(&mut server).is_empty());
+}
