@@ -15,6 +15,7 @@ mod peer;
 mod plan;
 mod raw;
 mod report;
+mod rpc;
 mod scenarios;
 mod stats;
 mod sys;
@@ -79,9 +80,7 @@ fn run_peer(args: &PeerArgs) -> Result<()> {
         Role::FifoBatchEcho => raw::peers::fifo_batch_echo(args),
         Role::UnixEcho => raw::peers::unix_echo(args),
         Role::FifoSink => raw::peers::fifo_sink(args),
-        Role::RpcServer => Err(error::Error::msg(
-            "the fifo-rpc server role is not built yet",
-        )),
+        Role::RpcServer => rpc::server::serve(args),
     }
 }
 

@@ -51,6 +51,9 @@ pub(crate) struct PeerArgs {
     /// fifo-rpc server: microseconds to spin on an empty pipe before sleeping in poll.
     #[arg(long)]
     pub(crate) spin_us: Option<u64>,
+    /// fifo-rpc server: FIFO capacity to ask for (`F_SETPIPE_SZ`).
+    #[arg(long)]
+    pub(crate) pipe_size: Option<usize>,
 }
 
 impl PeerArgs {
@@ -63,6 +66,7 @@ impl PeerArgs {
             cpu: None,
             workers: None,
             spin_us: None,
+            pipe_size: None,
         }
     }
 
@@ -87,6 +91,9 @@ impl PeerArgs {
         }
         if let Some(s) = self.spin_us {
             argv.extend(["--spin-us".into(), s.to_string().into()]);
+        }
+        if let Some(p) = self.pipe_size {
+            argv.extend(["--pipe-size".into(), p.to_string().into()]);
         }
         argv
     }
