@@ -71,15 +71,19 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let server = builder.bind()?;
 
     let stop = server.shutdown_handle();
-    std::thread::Builder::new().name("signals".into()).spawn(move || {
-        if signals.wait().is_ok() {
-            stop.shutdown();
-        }
-    })?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            if signals.wait().is_ok() {
+                stop.shutdown();
+            }
+        })?;
 
     let router = Router::new()
         .typed("echo", |text: String, _ctx| Ok::<_, HandlerError>(text))
-        .typed("fail", |text: String, _ctx| Err::<String, _>(HandlerError::application(1000, text)))
+        .typed("fail", |text: String, _ctx| {
+            Err::<String, _>(HandlerError::application(1000, text))
+        })
         .with_exit();
 
     let mut stdout = std::io::stdout().lock();
@@ -89,7 +93,10 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
 
     let summary = server.serve(router)?;
     if verbose {
-        eprintln!("echo_server: served {} sessions, {} calls", summary.sessions, summary.calls);
+        eprintln!(
+            "echo_server: served {} sessions, {} calls",
+            summary.sessions, summary.calls
+        );
     }
     Ok(())
 }

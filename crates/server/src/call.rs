@@ -75,18 +75,30 @@ pub(crate) fn run_call(
     };
     let start = out.len();
     let (encoded, outcome) = match result {
-        Ok(Ok(())) => (reply.encode_response(&bufs.body, out).map(|_| ()), Outcome::Response),
-        Ok(Err(e)) => (reply.encode_error(e.code(), e.message(), out), Outcome::HandlerError),
+        Ok(Ok(())) => (
+            reply.encode_response(&bufs.body, out).map(|_| ()),
+            Outcome::Response,
+        ),
+        Ok(Err(e)) => (
+            reply.encode_error(e.code(), e.message(), out),
+            Outcome::HandlerError,
+        ),
         Err(None) => {
             // FR-CALL-6
             let text = format!("no method {method:?} on this server");
-            (reply.encode_error(ErrorCode::METHOD_NOT_FOUND, &text, out), Outcome::NotFound)
+            (
+                reply.encode_error(ErrorCode::METHOD_NOT_FOUND, &text, out),
+                Outcome::NotFound,
+            )
         }
         Err(Some(panic)) => {
             let message = panic_message(&*panic);
             let text = format!("the handler of {method} panicked: {message}");
             let encoded = reply.encode_error(ErrorCode::HANDLER_PANICKED, &text, out);
-            shared.log(ServerLog::HandlerPanicked { method: method.to_owned(), message });
+            shared.log(ServerLog::HandlerPanicked {
+                method: method.to_owned(),
+                message,
+            });
             (encoded, Outcome::Panicked)
         }
     };
@@ -94,7 +106,11 @@ pub(crate) fn run_call(
         // The encoder refused (an internal inconsistency): answer INTERNAL so the call is not
         // left without its one terminal message (FR-CALL-2).
         out.truncate(start);
-        let _ = reply.encode_error(ErrorCode::INTERNAL, "the server could not encode the answer", out);
+        let _ = reply.encode_error(
+            ErrorCode::INTERNAL,
+            "the server could not encode the answer",
+            out,
+        );
     }
     bufs.shrink();
     outcome
@@ -105,10 +121,19 @@ pub(crate) fn run_notify(router: &Router, shared: &Shared, session: u32, call: &
     let Some(handler) = router.notify_handler(call.method()) else {
         return false;
     };
-    let ctx = Context { session, request: 0, method: call.method(), call: None, shutdown: &shared.handle };
+    let ctx = Context {
+        session,
+        request: 0,
+        method: call.method(),
+        call: None,
+        shutdown: &shared.handle,
+    };
     if let Err(panic) = catch_unwind(AssertUnwindSafe(|| handler.notify(call.body(), &ctx))) {
         let message = panic_message(&*panic);
-        shared.log(ServerLog::HandlerPanicked { method: call.method().to_owned(), message });
+        shared.log(ServerLog::HandlerPanicked {
+            method: call.method().to_owned(),
+            message,
+        });
     }
     true
 }

@@ -29,7 +29,9 @@ pub enum ServerError {
     #[error(transparent)]
     Protocol(#[from] ProtocolError),
     /// A builder option is out of range.
-    #[error("server option {option} = {value} is out of range ({min}..={max}); choose a value in range")]
+    #[error(
+        "server option {option} = {value} is out of range ({min}..={max}); choose a value in range"
+    )]
     InvalidOption {
         /// The option's builder method.
         option: &'static str,

@@ -133,7 +133,10 @@ impl<'a> Io<'a> {
         let waker = Some(&self.shared.handle.state.waker);
         let (input, output, woken, timed_out) = match &writer {
             Some(w) => {
-                let fds = [(self.reader.as_fd(), Interest::Read), (w.as_fd(), Interest::Write)];
+                let fds = [
+                    (self.reader.as_fd(), Interest::Read),
+                    (w.as_fd(), Interest::Write),
+                ];
                 let ev = wait(fds, waker, deadline)?;
                 (ev.ready[0], ev.ready[1], ev.woken, ev.timed_out)
             }
@@ -222,11 +225,17 @@ impl<'a> Io<'a> {
         {
             let mut st = shared.state.lock();
             let stalled = st.out.has_backlog()
-                && st.out.stalled_since.is_some_and(|t| t.elapsed() >= shared.write_timeout);
+                && st
+                    .out
+                    .stalled_since
+                    .is_some_and(|t| t.elapsed() >= shared.write_timeout);
             if stalled && !st.session.is_closed() {
                 if let Some(session) = st.session.session_id() {
                     st.summary.slow_readers += 1;
-                    self.logs.push(ServerLog::SlowReader { session, timeout: shared.write_timeout });
+                    self.logs.push(ServerLog::SlowReader {
+                        session,
+                        timeout: shared.write_timeout,
+                    });
                     st.out.discard_backlog();
                     // Queues GOODBYE SLOW_READER; written below if the pipe has room for it.
                     st.session.end_session(EndReason::SlowReader);
@@ -246,7 +255,10 @@ impl<'a> Io<'a> {
             return false;
         }
         if st.out.has_backlog() {
-            let given_up = st.out.stalled_since.is_some_and(|t| t.elapsed() >= self.shared.write_timeout);
+            let given_up = st
+                .out
+                .stalled_since
+                .is_some_and(|t| t.elapsed() >= self.shared.write_timeout);
             if !given_up {
                 return false;
             }
@@ -290,7 +302,9 @@ impl<'a> Io<'a> {
                 self.on_event(st, event);
             }
             for error in st.write_errors.drain(..) {
-                self.logs.push(ServerLog::PipeOutError { error: Arc::new(error) });
+                self.logs.push(ServerLog::PipeOutError {
+                    error: Arc::new(error),
+                });
             }
             st.flush_session();
             if !st.session.has_events() {
@@ -312,24 +326,35 @@ impl<'a> Io<'a> {
                 match st.out.open(self.dir) {
                     Ok((true, refused)) => {
                         if let Some(error) = refused {
-                            self.logs.push(ServerLog::PipeSizeRefused { error: Arc::new(error) });
+                            self.logs.push(ServerLog::PipeSizeRefused {
+                                error: Arc::new(error),
+                            });
                         }
                     }
                     Ok((false, _)) => st.session.end_session(EndReason::PeerGone),
                     Err(error) => {
-                        self.logs.push(ServerLog::PipeOutError { error: Arc::new(error) });
+                        self.logs.push(ServerLog::PipeOutError {
+                            error: Arc::new(error),
+                        });
                         st.session.end_session(EndReason::PeerGone);
                     }
                 }
                 let encoding = hello.encoding;
-                self.logs.push(ServerLog::SessionStarted { session, client_pid: hello.client_pid, encoding });
+                self.logs.push(ServerLog::SessionStarted {
+                    session,
+                    client_pid: hello.client_pid,
+                    encoding,
+                });
             }
             ServerEvent::HandshakeRejected { session, code } => {
                 st.summary.rejected_handshakes += 1;
                 if let Err(error) = st.out.open(self.dir) {
-                    self.logs.push(ServerLog::PipeOutError { error: Arc::new(error) });
+                    self.logs.push(ServerLog::PipeOutError {
+                        error: Arc::new(error),
+                    });
                 }
-                self.logs.push(ServerLog::HandshakeRejected { session, code });
+                self.logs
+                    .push(ServerLog::HandshakeRejected { session, code });
             }
             ServerEvent::Call { call, reply, .. } => {
                 if self.inline {
@@ -390,9 +415,22 @@ impl<'a> Io<'a> {
             let mut calls = std::mem::take(&mut self.calls);
             for (call, reply) in calls.drain(..) {
                 let start = self.answers.len();
-                let outcome = run_call(self.router, shared, &call, &reply, &mut self.bufs, &mut self.answers);
+                let outcome = run_call(
+                    self.router,
+                    shared,
+                    &call,
+                    &reply,
+                    &mut self.bufs,
+                    &mut self.answers,
+                );
                 let end = self.answers.len();
-                self.answered.push(Answered { reply, start, end, outcome, current: false });
+                self.answered.push(Answered {
+                    reply,
+                    start,
+                    end,
+                    outcome,
+                    current: false,
+                });
             }
             self.calls = calls;
             let mut notified = 0;

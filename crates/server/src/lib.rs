@@ -49,7 +49,10 @@
 //! No logging crate: pass a callback to [`ServerBuilder::on_log`] to receive [`ServerLog`]
 //! records, and read the counters of the [`ServeSummary`] that `serve` returns.
 
-#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 mod call;
 mod context;
@@ -68,6 +71,7 @@ pub use error::ServerError;
 pub use log::{LogLevel, ServeSummary, ServerLog};
 pub use router::{HandlerError, Router};
 pub use server::{
-    Server, ServerBuilder, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_MESSAGE, DEFAULT_SPIN, DEFAULT_WRITE_TIMEOUT,
+    Server, ServerBuilder, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_MESSAGE, DEFAULT_SPIN,
+    DEFAULT_WRITE_TIMEOUT,
 };
 pub use shutdown::ShutdownHandle;

@@ -108,7 +108,9 @@ impl ServerLog {
     pub fn level(&self) -> LogLevel {
         match self {
             Self::Discarded { .. } | Self::PipeSizeRefused { .. } => LogLevel::Debug,
-            Self::SessionStarted { .. } | Self::SessionEnded { .. } | Self::ShutdownStarted => LogLevel::Info,
+            Self::SessionStarted { .. } | Self::SessionEnded { .. } | Self::ShutdownStarted => {
+                LogLevel::Info
+            }
             Self::HandshakeRejected { .. }
             | Self::FramingError { .. }
             | Self::HandlerPanicked { .. }
@@ -122,23 +124,38 @@ impl ServerLog {
 impl fmt::Display for ServerLog {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::SessionStarted { session, client_pid, encoding } => {
+            Self::SessionStarted {
+                session,
+                client_pid,
+                encoding,
+            } => {
                 write!(f, "session {session:#010x} started (client pid {client_pid}, encoding {encoding})")
             }
-            Self::SessionEnded { session, reason } => write!(f, "session {session:#010x} ended: {reason}"),
-            Self::HandshakeRejected { session, code } => write!(f, "refused HELLO of session {session:#010x}: {code}"),
+            Self::SessionEnded { session, reason } => {
+                write!(f, "session {session:#010x} ended: {reason}")
+            }
+            Self::HandshakeRejected { session, code } => {
+                write!(f, "refused HELLO of session {session:#010x}: {code}")
+            }
             Self::FramingError { error } => write!(f, "framing error {}: {error}", error.name()),
-            Self::Discarded { frame_type: t, reason } => {
+            Self::Discarded {
+                frame_type: t,
+                reason,
+            } => {
                 let name = frame_type::name(*t).unwrap_or("unassigned");
                 write!(f, "discarded a {name} frame ({t:#04x}): {reason}")
             }
-            Self::HandlerPanicked { method, message } => write!(f, "handler of {method} panicked: {message}"),
+            Self::HandlerPanicked { method, message } => {
+                write!(f, "handler of {method} panicked: {message}")
+            }
             Self::SlowReader { session, timeout } => write!(
                 f,
                 "session {session:#010x} dropped: the client read no answer for {} ms",
                 timeout.as_millis()
             ),
-            Self::UnflushedAtExit { bytes } => write!(f, "{bytes} bytes of answers were not read before exit"),
+            Self::UnflushedAtExit { bytes } => {
+                write!(f, "{bytes} bytes of answers were not read before exit")
+            }
             Self::PipeSizeRefused { error } => write!(f, "pipe size unchanged: {error}"),
             Self::PipeOutError { error } => write!(f, "pipe.out failed, session dropped: {error}"),
             Self::ShutdownStarted => f.write_str("shutting down"),

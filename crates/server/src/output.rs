@@ -98,7 +98,10 @@ impl Output {
 
     /// Opens the write end if it is not open. `Ok(false)`: no reader (`ENXIO`), the client is
     /// gone. A refused pipe size is returned as the second value, to be logged.
-    pub(crate) fn open(&mut self, dir: &ServiceDir) -> Result<(bool, Option<FifoError>), FifoError> {
+    pub(crate) fn open(
+        &mut self,
+        dir: &ServiceDir,
+    ) -> Result<(bool, Option<FifoError>), FifoError> {
         if self.writer.is_some() {
             return Ok((true, None));
         }
@@ -149,7 +152,11 @@ impl Output {
     /// Writes whole frames, in order after anything already waiting.
     pub(crate) fn write(&mut self, frames: &[u8]) -> Result<WriteStatus, FifoError> {
         if frames.is_empty() {
-            return Ok(if self.has_backlog() { WriteStatus::Pending { new: false } } else { WriteStatus::Flushed });
+            return Ok(if self.has_backlog() {
+                WriteStatus::Pending { new: false }
+            } else {
+                WriteStatus::Flushed
+            });
         }
         let Some(writer) = self.writer.clone() else {
             return Ok(WriteStatus::Closed);

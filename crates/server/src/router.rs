@@ -33,18 +33,31 @@ impl HandlerError {
     /// An application error with `code` (1000 and above, spec §11.1) and a message for humans.
     /// A code below 1000 is not the application's to send and becomes `HANDLER_FAILED`.
     pub fn application(code: u16, message: impl Into<String>) -> Self {
-        let code = if code >= ErrorCode::APPLICATION_MIN { ErrorCode(code) } else { ErrorCode::HANDLER_FAILED };
-        Self { code, message: message.into() }
+        let code = if code >= ErrorCode::APPLICATION_MIN {
+            ErrorCode(code)
+        } else {
+            ErrorCode::HANDLER_FAILED
+        };
+        Self {
+            code,
+            message: message.into(),
+        }
     }
 
     /// The handler failed without an application code: `HANDLER_FAILED`.
     pub fn failed(message: impl Into<String>) -> Self {
-        Self { code: ErrorCode::HANDLER_FAILED, message: message.into() }
+        Self {
+            code: ErrorCode::HANDLER_FAILED,
+            message: message.into(),
+        }
     }
 
     /// The request body was not what the method expects: `BAD_REQUEST` (FR-CALL-6).
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self { code: ErrorCode::BAD_REQUEST, message: message.into() }
+        Self {
+            code: ErrorCode::BAD_REQUEST,
+            message: message.into(),
+        }
     }
 
     /// The ERROR code sent.
@@ -102,11 +115,17 @@ where
     Resp: Serialize,
 {
     fn call(&self, body: &[u8], ctx: &Context<'_>, out: &mut Vec<u8>) -> Result<(), HandlerError> {
-        let req: Req = payload::decode(body, body.len() as u64)
-            .map_err(|e| HandlerError::bad_request(format!("cannot decode the request body of {}: {e}", ctx.method())))?;
+        let req: Req = payload::decode(body, body.len() as u64).map_err(|e| {
+            HandlerError::bad_request(format!(
+                "cannot decode the request body of {}: {e}",
+                ctx.method()
+            ))
+        })?;
         let resp = (self.f)(req, ctx)?;
-        payload::encode_into(&resp, u64::MAX, out)
-            .map_err(|e| HandlerError { code: ErrorCode::INTERNAL, message: format!("cannot encode the response: {e}") })
+        payload::encode_into(&resp, u64::MAX, out).map_err(|e| HandlerError {
+            code: ErrorCode::INTERNAL,
+            message: format!("cannot encode the response: {e}"),
+        })
     }
 }
 
@@ -208,7 +227,10 @@ impl Router {
         Resp: Serialize + 'static,
         F: Fn(Req, &Context<'_>) -> Result<Resp, HandlerError> + Send + Sync + 'static,
     {
-        let h = Typed { f: handler, _types: std::marker::PhantomData };
+        let h = Typed {
+            f: handler,
+            _types: std::marker::PhantomData,
+        };
         self.calls.insert(method.into(), Box::new(h));
         self
     }
@@ -224,10 +246,13 @@ impl Router {
     where
         F: Fn(&[u8], &Context<'_>) -> Result<Vec<u8>, HandlerError> + Send + Sync + 'static,
     {
-        self.raw_into(method, move |body: &[u8], ctx: &Context<'_>, out: &mut Vec<u8>| {
-            out.extend_from_slice(&handler(body, ctx)?);
-            Ok(())
-        })
+        self.raw_into(
+            method,
+            move |body: &[u8], ctx: &Context<'_>, out: &mut Vec<u8>| {
+                out.extend_from_slice(&handler(body, ctx)?);
+                Ok(())
+            },
+        )
     }
 
     /// Routes `method` to a raw handler that appends the response body to a buffer the server
@@ -243,7 +268,10 @@ impl Router {
     /// ```
     pub fn raw_into<F>(mut self, method: &str, handler: F) -> Self
     where
-        F: Fn(&[u8], &Context<'_>, &mut Vec<u8>) -> Result<(), HandlerError> + Send + Sync + 'static,
+        F: Fn(&[u8], &Context<'_>, &mut Vec<u8>) -> Result<(), HandlerError>
+            + Send
+            + Sync
+            + 'static,
     {
         self.calls.insert(method.into(), Box::new(RawInto(handler)));
         self
@@ -268,7 +296,10 @@ impl Router {
         T: DeserializeOwned + 'static,
         F: Fn(T, &Context<'_>) + Send + Sync + 'static,
     {
-        let h = TypedNotify { f: handler, _types: std::marker::PhantomData };
+        let h = TypedNotify {
+            f: handler,
+            _types: std::marker::PhantomData,
+        };
         self.notifies.insert(method.into(), Box::new(h));
         self
     }
@@ -284,7 +315,8 @@ impl Router {
     where
         F: Fn(&[u8], &Context<'_>) + Send + Sync + 'static,
     {
-        self.notifies.insert(method.into(), Box::new(RawNotify(handler)));
+        self.notifies
+            .insert(method.into(), Box::new(RawNotify(handler)));
         self
     }
 

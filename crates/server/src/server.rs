@@ -173,13 +173,33 @@ impl ServerBuilder {
             if (min..=max).contains(&value) {
                 Ok(())
             } else {
-                Err(ServerError::InvalidOption { option, value, min, max })
+                Err(ServerError::InvalidOption {
+                    option,
+                    value,
+                    min,
+                    max,
+                })
             }
         };
-        range("max_message", u64::from(self.max_message), u64::from(MIN_MAX_MESSAGE), u64::from(u32::MAX))?;
-        range("max_in_flight", u64::from(self.max_in_flight), 1, u64::from(u32::MAX))?;
+        range(
+            "max_message",
+            u64::from(self.max_message),
+            u64::from(MIN_MAX_MESSAGE),
+            u64::from(u32::MAX),
+        )?;
+        range(
+            "max_in_flight",
+            u64::from(self.max_in_flight),
+            1,
+            u64::from(u32::MAX),
+        )?;
         if let Some(f) = self.max_frame {
-            range("max_frame", f as u64, MIN_MAX_FRAME as u64, u64::from(u16::MAX))?;
+            range(
+                "max_frame",
+                f as u64,
+                MIN_MAX_FRAME as u64,
+                u64::from(u16::MAX),
+            )?;
         }
         range("workers", self.workers.unwrap_or(0) as u64, 0, 1024)?;
         let ms = u64::try_from(self.write_timeout.as_millis()).unwrap_or(u64::MAX);
@@ -210,7 +230,9 @@ impl ServerBuilder {
         let bound = match open_input(&dir, self.pipe_size) {
             Ok((reader, refused)) => {
                 if let (Some(log), Some(error)) = (&self.log, refused) {
-                    log(&ServerLog::PipeSizeRefused { error: Arc::new(error) });
+                    log(&ServerLog::PipeSizeRefused {
+                        error: Arc::new(error),
+                    });
                 }
                 Bound { dir, lock, reader }
             }
@@ -226,7 +248,11 @@ impl ServerBuilder {
                 return Err(e.into());
             }
         };
-        let max_frame = bound.reader.pipe_buf().min(usize::from(u16::MAX)).max(MIN_MAX_FRAME);
+        let max_frame = bound
+            .reader
+            .pipe_buf()
+            .min(usize::from(u16::MAX))
+            .max(MIN_MAX_FRAME);
         let max_frame = self.max_frame.map_or(max_frame, |f| f.min(max_frame));
         Ok(Server {
             bound: Some(bound),
@@ -237,7 +263,10 @@ impl ServerBuilder {
     }
 }
 
-fn open_input(dir: &ServiceDir, pipe_size: Option<usize>) -> Result<(FifoReader, Option<FifoError>), FifoError> {
+fn open_input(
+    dir: &ServiceDir,
+    pipe_size: Option<usize>,
+) -> Result<(FifoReader, Option<FifoError>), FifoError> {
     let reader = dir.open_reader(PIPE_IN)?;
     #[cfg(any(target_os = "linux", target_os = "android"))]
     let refused = pipe_size.and_then(|n| reader.set_pipe_size(n).err());
@@ -378,7 +407,14 @@ impl Server {
                 }
             }
             if result.is_ok() {
-                let mut io = Io::new(&shared, &router, &bound.dir, &mut bound.reader, workers == 0, self.opts.spin);
+                let mut io = Io::new(
+                    &shared,
+                    &router,
+                    &bound.dir,
+                    &mut bound.reader,
+                    workers == 0,
+                    self.opts.spin,
+                );
                 result = io.run();
             }
             {
@@ -415,7 +451,9 @@ impl Drop for Server {
 /// mixed with the time and the PID.
 fn instance_id() -> u64 {
     let mut h = RandomState::new().build_hasher();
-    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
     h.write_u128(now);
     h.write_u32(std::process::id());
     h.finish()

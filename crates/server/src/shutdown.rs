@@ -38,7 +38,9 @@ pub struct ShutdownHandle {
 
 impl fmt::Debug for ShutdownHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ShutdownHandle").field("requested", &self.is_requested()).finish()
+        f.debug_struct("ShutdownHandle")
+            .field("requested", &self.is_requested())
+            .finish()
     }
 }
 

@@ -27,7 +27,9 @@ pub(crate) fn run(shared: &Shared, router: &Router) {
                     continue;
                 }
                 out.clear();
-                let outcome = MutexGuard::unlocked(&mut st, || run_call(router, shared, &call, &reply, &mut bufs, &mut out));
+                let outcome = MutexGuard::unlocked(&mut st, || {
+                    run_call(router, shared, &call, &reply, &mut bufs, &mut out)
+                });
                 outcome.count(&mut st.summary);
                 if st.deliver(&reply, &out) {
                     shared.handle.attention();
@@ -37,7 +39,8 @@ pub(crate) fn run(shared: &Shared, router: &Router) {
                 }
             }
             Job::Notify { session, call } => {
-                let ran = MutexGuard::unlocked(&mut st, || run_notify(router, shared, session, &call));
+                let ran =
+                    MutexGuard::unlocked(&mut st, || run_notify(router, shared, session, &call));
                 if ran {
                     st.summary.notifications += 1;
                 }

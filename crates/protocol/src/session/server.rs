@@ -28,8 +28,8 @@ use std::collections::{HashMap, VecDeque};
 use std::fmt;
 
 use crate::{
-    frame_type, Call, ErrorCode, Event, Goodbye, GoodbyeCode, Hello, HelloOption, Message, ProtocolError,
-    Receiver, ReceiverConfig, Welcome, MIN_MAX_FRAME, MIN_MAX_MESSAGE, VERSION,
+    frame_type, Call, ErrorCode, Event, Goodbye, GoodbyeCode, Hello, HelloOption, Message,
+    ProtocolError, Receiver, ReceiverConfig, Welcome, MIN_MAX_FRAME, MIN_MAX_MESSAGE, VERSION,
 };
 
 /// Longest message text the session puts in an ERROR or GOODBYE it writes itself.
@@ -153,8 +153,13 @@ pub enum DiscardReason {
 impl fmt::Display for DiscardReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::NoSession { session } => write!(f, "no session established (frame of session {session:#010x})"),
-            Self::ForeignSession { session } => write!(f, "frame of foreign session {session:#010x}"),
+            Self::NoSession { session } => write!(
+                f,
+                "no session established (frame of session {session:#010x})"
+            ),
+            Self::ForeignSession { session } => {
+                write!(f, "frame of foreign session {session:#010x}")
+            }
             Self::Ignorable => f.write_str("ignorable frame type"),
             Self::Unsolicited => f.write_str("unsolicited frame"),
             Self::ShuttingDown => f.write_str("server is shutting down"),
@@ -238,7 +243,11 @@ impl ReplyTo {
     /// # Errors
     ///
     /// Only an internal inconsistency of the encoder; nothing is appended then.
-    pub fn encode_response(&self, body: &[u8], out: &mut Vec<u8>) -> Result<Option<ErrorCode>, ProtocolError> {
+    pub fn encode_response(
+        &self,
+        body: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<Option<ErrorCode>, ProtocolError> {
         if !self.fits(body.len()) {
             let text = format!(
                 "response of {} bytes exceeds the client's max message of {} bytes",
@@ -258,8 +267,20 @@ impl ReplyTo {
     /// # Errors
     ///
     /// Only an internal inconsistency of the encoder; nothing is appended then.
-    pub fn encode_error(&self, code: ErrorCode, message: &str, out: &mut Vec<u8>) -> Result<(), ProtocolError> {
-        encode_error_frame(self.session, self.request, code, message, self.max_frame, out)
+    pub fn encode_error(
+        &self,
+        code: ErrorCode,
+        message: &str,
+        out: &mut Vec<u8>,
+    ) -> Result<(), ProtocolError> {
+        encode_error_frame(
+            self.session,
+            self.request,
+            code,
+            message,
+            self.max_frame,
+            out,
+        )
     }
 }
 
@@ -539,9 +560,11 @@ impl ServerSession {
                     frame_type,
                     reason: DiscardReason::Ignorable,
                 }),
-                Event::MessageDiscarded { session, request, frame_type } => {
-                    self.on_message_discarded(session, request, frame_type)
-                }
+                Event::MessageDiscarded {
+                    session,
+                    request,
+                    frame_type,
+                } => self.on_message_discarded(session, request, frame_type),
                 Event::Error(err) => self.on_framing_error(err),
             }
         }
@@ -552,12 +575,12 @@ impl ServerSession {
         // arrived ([`Event::MessageDiscarded`]); remember which code it gets. Other errors concern
         // bytes only (FR-ERR-1).
         let refused = match err {
-            ProtocolError::MessageTooLarge { session, request, .. } => {
-                Some((session, request, ErrorCode::MESSAGE_TOO_LARGE))
-            }
-            ProtocolError::TooManyPartialMessages { session, request, .. } => {
-                Some((session, request, ErrorCode::OVERLOADED))
-            }
+            ProtocolError::MessageTooLarge {
+                session, request, ..
+            } => Some((session, request, ErrorCode::MESSAGE_TOO_LARGE)),
+            ProtocolError::TooManyPartialMessages {
+                session, request, ..
+            } => Some((session, request, ErrorCode::OVERLOADED)),
             _ => None,
         };
         if let Some((session, request, code)) = refused {
@@ -578,13 +601,22 @@ impl ServerSession {
             Some(i) => self.refused.remove(i).1,
             None => ErrorCode::MESSAGE_TOO_LARGE,
         };
-        if frame_type != frame_type::REQUEST || !self.is_current(session) || self.in_flight.contains_key(&request) {
+        if frame_type != frame_type::REQUEST
+            || !self.is_current(session)
+            || self.in_flight.contains_key(&request)
+        {
             return;
         }
         let text = if code == ErrorCode::OVERLOADED {
-            format!("more than {} messages in reassembly; wait for answers", self.cfg.max_in_flight)
+            format!(
+                "more than {} messages in reassembly; wait for answers",
+                self.cfg.max_in_flight
+            )
         } else {
-            format!("request exceeds the server's max message of {} bytes", self.cfg.max_message)
+            format!(
+                "request exceeds the server's max message of {} bytes",
+                self.cfg.max_message
+            )
         };
         self.queue_error(request, code, &text);
     }
@@ -596,7 +628,10 @@ impl ServerSession {
         let frame_type = message.frame_type();
         let Some(current) = self.current else {
             // FR-HS-4: before a session only HELLO is acted on.
-            self.events.push_back(ServerEvent::Discarded { frame_type, reason: DiscardReason::NoSession { session } });
+            self.events.push_back(ServerEvent::Discarded {
+                frame_type,
+                reason: DiscardReason::NoSession { session },
+            });
             return;
         };
         if current.id != session {
@@ -610,7 +645,10 @@ impl ServerSession {
             Message::Request { request, call } => self.on_request(current, request, call),
             Message::Notify { call } => {
                 if self.state == SessionState::Draining {
-                    self.events.push_back(ServerEvent::Discarded { frame_type, reason: DiscardReason::ShuttingDown });
+                    self.events.push_back(ServerEvent::Discarded {
+                        frame_type,
+                        reason: DiscardReason::ShuttingDown,
+                    });
                 } else {
                     self.events.push_back(ServerEvent::Notify { session, call });
                 }
@@ -619,16 +657,24 @@ impl ServerSession {
             Message::Ping { opaque } => {
                 // FR-PING-1
                 let pong = Message::Pong { opaque };
-                if pong.encode(session, current.max_frame, &mut self.tx).is_err() {
+                if pong
+                    .encode(session, current.max_frame, &mut self.tx)
+                    .is_err()
+                {
                     debug_assert!(false, "PONG always fits");
                 }
             }
             Message::Pong { .. } => {
-                self.events.push_back(ServerEvent::Discarded { frame_type, reason: DiscardReason::Unsolicited });
+                self.events.push_back(ServerEvent::Discarded {
+                    frame_type,
+                    reason: DiscardReason::Unsolicited,
+                });
             }
             Message::Goodbye(goodbye) => {
                 // FR-BYE-1: drop queued calls and unwritten answers.
-                self.end(EndReason::Goodbye { code: GoodbyeCode(goodbye.code) });
+                self.end(EndReason::Goodbye {
+                    code: GoodbyeCode(goodbye.code),
+                });
             }
             // FR-TYPE-5, FR-ERR-2: WELCOME, RESPONSE and ERROR travel from server to client only.
             _ => self.violation("a frame type that only the server sends"),
@@ -638,7 +684,11 @@ impl ServerSession {
     fn on_request(&mut self, current: Current, request: u32, call: Call) {
         if self.state == SessionState::Draining {
             // FR-BYE-2 (1): not started, answered SHUTTING_DOWN.
-            self.queue_error(request, ErrorCode::SHUTTING_DOWN, "the server is shutting down; reconnect and retry");
+            self.queue_error(
+                request,
+                ErrorCode::SHUTTING_DOWN,
+                "the server is shutting down; reconnect and retry",
+            );
             return;
         }
         if self.in_flight.contains_key(&request) {
@@ -648,13 +698,23 @@ impl ServerSession {
         }
         if self.in_flight.len() >= self.cfg.max_in_flight as usize {
             // FR-CALL-4
-            let text = format!("more than {} calls in flight; wait for answers", self.cfg.max_in_flight);
+            let text = format!(
+                "more than {} calls in flight; wait for answers",
+                self.cfg.max_in_flight
+            );
             self.queue_error(request, ErrorCode::OVERLOADED, &text);
             return;
         }
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.in_flight.insert(request, InFlight { seq, started: false, cancel_requested: false });
+        self.in_flight.insert(
+            request,
+            InFlight {
+                seq,
+                started: false,
+                cancel_requested: false,
+            },
+        );
         self.last_request = request;
         let reply = ReplyTo {
             session: current.id,
@@ -663,7 +723,11 @@ impl ServerSession {
             max_frame: current.max_frame,
             peer_max_message: current.peer_max_message,
         };
-        self.events.push_back(ServerEvent::Call { request, call, reply });
+        self.events.push_back(ServerEvent::Call {
+            request,
+            call,
+            reply,
+        });
     }
 
     fn on_cancel(&mut self, session: u32, request: u32) {
@@ -673,14 +737,16 @@ impl ServerSession {
         if flight.started {
             if !flight.cancel_requested {
                 flight.cancel_requested = true;
-                self.events.push_back(ServerEvent::Cancel { session, request });
+                self.events
+                    .push_back(ServerEvent::Cancel { session, request });
             }
             return;
         }
         // FR-CANCEL-2: not started: never start it, answer CANCELLED.
         let seq = flight.seq;
         self.in_flight.remove(&request);
-        self.events.retain(|e| !matches!(e, ServerEvent::Call { reply, .. } if reply.seq == seq));
+        self.events
+            .retain(|e| !matches!(e, ServerEvent::Call { reply, .. } if reply.seq == seq));
         self.queue_error(request, ErrorCode::CANCELLED, "cancelled before it started");
         if self.state == SessionState::Draining {
             self.maybe_finish_drain();
@@ -696,14 +762,18 @@ impl ServerSession {
             self.end(EndReason::Replaced { by: session });
         }
         let refusal = if self.state == SessionState::Closed {
-            Some((GoodbyeCode::SHUTTING_DOWN, "the server is shutting down".to_owned()))
+            Some((
+                GoodbyeCode::SHUTTING_DOWN,
+                "the server is shutting down".to_owned(),
+            ))
         } else {
             check_hello(&hello, &self.cfg.encodings)
         };
         if let Some((code, text)) = refusal {
             // FR-HS-2: GOODBYE with the client's Session ID, within the bootstrap 512 octets.
             queue_goodbye(session, code, 0, &text, MIN_MAX_FRAME, &mut self.tx);
-            self.events.push_back(ServerEvent::HandshakeRejected { session, code });
+            self.events
+                .push_back(ServerEvent::HandshakeRejected { session, code });
             return;
         }
         let welcome = Welcome {
@@ -716,8 +786,14 @@ impl ServerSession {
             encoding: hello.encoding.clone(),
             options: Vec::new(),
         };
-        if Message::Welcome(welcome).encode(session, MIN_MAX_FRAME, &mut self.tx).is_err() {
-            debug_assert!(false, "WELCOME with a checked encoding name fits 512 octets");
+        if Message::Welcome(welcome)
+            .encode(session, MIN_MAX_FRAME, &mut self.tx)
+            .is_err()
+        {
+            debug_assert!(
+                false,
+                "WELCOME with a checked encoding name fits 512 octets"
+            );
         }
         self.current = Some(Current {
             id: session,
@@ -726,13 +802,21 @@ impl ServerSession {
         });
         self.last_request = 0;
         self.state = SessionState::Established;
-        self.events.push_back(ServerEvent::SessionStarted { session, hello });
+        self.events
+            .push_back(ServerEvent::SessionStarted { session, hello });
     }
 
     /// FR-ERR-2: GOODBYE `PROTOCOL_ERROR` after what is queued, then end the session.
     fn violation(&mut self, reason: &'static str) {
         if let Some(current) = self.current {
-            queue_goodbye(current.id, GoodbyeCode::PROTOCOL_ERROR, self.last_request, reason, current.max_frame, &mut self.tx);
+            queue_goodbye(
+                current.id,
+                GoodbyeCode::PROTOCOL_ERROR,
+                self.last_request,
+                reason,
+                current.max_frame,
+                &mut self.tx,
+            );
         }
         self.end(EndReason::ProtocolViolation { reason });
     }
@@ -781,7 +865,9 @@ impl ServerSession {
         let id = current.id;
         self.events.retain(|e| match e {
             ServerEvent::Call { reply, .. } => reply.session != id,
-            ServerEvent::Notify { session, .. } | ServerEvent::Cancel { session, .. } => *session != id,
+            ServerEvent::Notify { session, .. } | ServerEvent::Cancel { session, .. } => {
+                *session != id
+            }
             _ => true,
         });
         self.receiver.drop_session(id);
@@ -792,12 +878,24 @@ impl ServerSession {
         } else {
             SessionState::Idle
         };
-        self.events.push_back(ServerEvent::SessionEnded { session: id, reason });
+        self.events.push_back(ServerEvent::SessionEnded {
+            session: id,
+            reason,
+        });
     }
 
     fn queue_error(&mut self, request: u32, code: ErrorCode, text: &str) {
         if let Some(current) = self.current {
-            if encode_error_frame(current.id, request, code, text, current.max_frame, &mut self.tx).is_err() {
+            if encode_error_frame(
+                current.id,
+                request,
+                code,
+                text,
+                current.max_frame,
+                &mut self.tx,
+            )
+            .is_err()
+            {
                 debug_assert!(false, "short ERROR always encodes");
             }
         }
@@ -820,11 +918,16 @@ fn check_hello(hello: &Hello, encodings: &[String]) -> Option<(GoodbyeCode, Stri
         );
         return Some((GoodbyeCode::LIMITS_UNACCEPTABLE, text));
     }
-    if !encodings.iter().any(|e| *e == hello.encoding) {
-        let text = format!("encoding not served; the server accepts {}", encodings.join(", "));
+    if !encodings.contains(&hello.encoding) {
+        let text = format!(
+            "encoding not served; the server accepts {}",
+            encodings.join(", ")
+        );
         return Some((GoodbyeCode::ENCODING_UNSUPPORTED, text));
     }
-    if let Some(HelloOption { option_type, .. }) = hello.options.iter().find(|o| o.option_type < 0x80) {
+    if let Some(HelloOption { option_type, .. }) =
+        hello.options.iter().find(|o| o.option_type < 0x80)
+    {
         let text = format!("unknown critical option {option_type:#04x}");
         return Some((GoodbyeCode::UNSUPPORTED_OPTION, text));
     }
@@ -854,8 +957,19 @@ fn encode_error_frame(
     crate::encode_error(session, request, code.0, clip(text), &[], max_frame, out).map(|_| ())
 }
 
-fn queue_goodbye(session: u32, code: GoodbyeCode, last_request: u32, text: &str, max_frame: usize, out: &mut Vec<u8>) {
-    let goodbye = Goodbye { code: code.0, last_request, message: clip(text).to_owned() };
+fn queue_goodbye(
+    session: u32,
+    code: GoodbyeCode,
+    last_request: u32,
+    text: &str,
+    max_frame: usize,
+    out: &mut Vec<u8>,
+) {
+    let goodbye = Goodbye {
+        code: code.0,
+        last_request,
+        message: clip(text).to_owned(),
+    };
     if crate::encode_goodbye(session, &goodbye, max_frame, out).is_err() {
         debug_assert!(false, "a GOODBYE with a clipped message fits 512 octets");
     }

@@ -8,7 +8,11 @@ use fifo_rpc_server::{Router, Server};
 use crate::support::*;
 
 fn mode(path: &std::path::Path) -> u32 {
-    std::fs::symlink_metadata(path).expect("stat").permissions().mode() & 0o7777
+    std::fs::symlink_metadata(path)
+        .expect("stat")
+        .permissions()
+        .mode()
+        & 0o7777
 }
 
 // FR-FIFO-1, FR-FIFO-2: D is created 0700, the FIFOs and lock files 0600.
@@ -25,7 +29,10 @@ fn fr_fifo_1_2_bind_creates_private_dir_and_files() {
         assert_eq!(mode(&dir.join(fifo)), 0o600, "{fifo}");
     }
     for file in ["lock", "client.lock"] {
-        assert!(std::fs::symlink_metadata(dir.join(file)).unwrap().is_file(), "{file}");
+        assert!(
+            std::fs::symlink_metadata(dir.join(file)).unwrap().is_file(),
+            "{file}"
+        );
         assert_eq!(mode(&dir.join(file)), 0o600, "{file}");
     }
     assert!(server.max_frame() >= 512);
@@ -41,10 +48,19 @@ fn fr_fifo_5_second_bind_is_refused_while_the_first_lives() {
     let first = Server::bind(&dir).expect("first bind");
     let started = Instant::now();
     let err = Server::bind(&dir).expect_err("second bind must fail");
-    assert!(started.elapsed() < Duration::from_secs(5), "refused at once");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "refused at once"
+    );
     assert!(err.is_already_serving(), "{err:?}");
-    assert!(err.to_string().contains(&dir.display().to_string()), "{err}");
-    assert!(dir.join("pipe.in").exists(), "the first server's files are untouched");
+    assert!(
+        err.to_string().contains(&dir.display().to_string()),
+        "{err}"
+    );
+    assert!(
+        dir.join("pipe.in").exists(),
+        "the first server's files are untouched"
+    );
     drop(first);
     let again = Server::bind(&dir).expect("bind after the first is gone");
     drop(again);
@@ -73,7 +89,11 @@ fn fr_fifo_6_stale_files_are_reclaimed() {
         .open(dir.join("pipe.in"))
         .unwrap();
     let server = Server::bind(&dir).expect("bind reclaims stale files");
-    assert_eq!(old.metadata().unwrap().nlink(), 0, "the old pipe.in was removed");
+    assert_eq!(
+        old.metadata().unwrap().nlink(),
+        0,
+        "the old pipe.in was removed"
+    );
     assert_eq!(std::fs::metadata(dir.join("pipe.in")).unwrap().nlink(), 1);
     assert_eq!(mode(&dir.join("pipe.in")), 0o600);
     drop(server);
@@ -86,8 +106,12 @@ fn fr_fifo_6_stale_files_are_reclaimed() {
 fn fr_fifo_3_planted_files_at_pipe_in_are_refused() {
     type Plant = fn(&std::path::Path);
     let plants: [(&str, Plant); 3] = [
-        ("symlink", |p| std::os::unix::fs::symlink("/dev/null", p).unwrap()),
-        ("regular file", |p| std::fs::write(p, b"not a fifo").unwrap()),
+        ("symlink", |p| {
+            std::os::unix::fs::symlink("/dev/null", p).unwrap()
+        }),
+        ("regular file", |p| {
+            std::fs::write(p, b"not a fifo").unwrap()
+        }),
         ("fifo 0666", |p| {
             nix::unistd::mkfifo(p, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
             std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o666)).unwrap();
@@ -101,8 +125,14 @@ fn fr_fifo_3_planted_files_at_pipe_in_are_refused() {
         let target = dir.join("pipe.in");
         plant(&target);
         let err = Server::bind(&dir).expect_err(what);
-        assert!(err.to_string().contains(&target.display().to_string()), "{what}: {err}");
-        assert!(std::fs::symlink_metadata(&target).is_ok(), "{what}: the planted file stays");
+        assert!(
+            err.to_string().contains(&target.display().to_string()),
+            "{what}: {err}"
+        );
+        assert!(
+            std::fs::symlink_metadata(&target).is_ok(),
+            "{what}: the planted file stays"
+        );
     }
 }
 
@@ -114,7 +144,10 @@ fn fr_fifo_1_world_writable_dir_is_refused() {
     std::fs::create_dir(&dir).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
     let err = Server::bind(&dir).expect_err("refused");
-    assert!(err.to_string().contains(&dir.display().to_string()), "{err}");
+    assert!(
+        err.to_string().contains(&dir.display().to_string()),
+        "{err}"
+    );
 }
 
 // FR-FIFO-11, FR-FIFO-19: a shutdown with no client ends serve promptly and leaves nothing.
@@ -130,8 +163,15 @@ fn fr_fifo_19_shutdown_without_client_leaves_nothing() {
     });
     let asked = Instant::now();
     handle.shutdown();
-    let summary = rx.recv_timeout(WAIT).expect("serve returned").expect("serve ok");
-    assert!(asked.elapsed() < Duration::from_secs(5), "prompt: {:?}", asked.elapsed());
+    let summary = rx
+        .recv_timeout(WAIT)
+        .expect("serve returned")
+        .expect("serve ok");
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "prompt: {:?}",
+        asked.elapsed()
+    );
     assert_eq!(summary.sessions, 0);
     assert!(entries(&dir).is_empty(), "{:?}", entries(&dir));
     assert!(dir.exists(), "D itself stays");
@@ -142,7 +182,10 @@ fn fr_fifo_19_shutdown_without_client_leaves_nothing() {
 fn invalid_options_are_refused() {
     let t = TestDir::new();
     let dir = t.service();
-    let err = Server::builder(&dir).max_message(100).bind().expect_err("too small");
+    let err = Server::builder(&dir)
+        .max_message(100)
+        .bind()
+        .expect_err("too small");
     assert!(err.to_string().contains("max_message"), "{err}");
     assert!(!dir.exists());
 }

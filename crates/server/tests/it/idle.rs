@@ -11,7 +11,9 @@ fn thread_cpu(tid: i32) -> Duration {
     let rest = &stat[stat.rfind(')').expect("name") + 2..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).unwrap().unwrap_or(100) as u64;
+    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .unwrap()
+        .unwrap_or(100) as u64;
     Duration::from_millis(ticks * 1000 / hz)
 }
 
@@ -37,7 +39,10 @@ fn fr_fifo_16_idle_server_uses_no_cpu() {
         );
         // Still serving after the idle period.
         let m = c.call(2, "echo", &string_body("again"));
-        assert!(matches!(m, fifo_rpc_protocol::Message::Response { request: 2, .. }), "{m:?}");
+        assert!(
+            matches!(m, fifo_rpc_protocol::Message::Response { request: 2, .. }),
+            "{m:?}"
+        );
         c.close();
         srv.stop();
     }

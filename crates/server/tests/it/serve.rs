@@ -16,7 +16,12 @@ fn expect_response(m: Message, request: u32) -> Vec<u8> {
 
 fn expect_error(m: Message, request: u32) -> (ErrorCode, String) {
     match m {
-        Message::Error { request: r, code, message, .. } if r == request => (ErrorCode(code), message),
+        Message::Error {
+            request: r,
+            code,
+            message,
+            ..
+        } if r == request => (ErrorCode(code), message),
         other => panic!("expected ERROR {request}, got {other:?}"),
     }
 }
@@ -82,8 +87,13 @@ fn fr_err_1_garbage_on_pipe_in_does_not_stop_serving() {
     let srv = Running::start(&dir, |b| b.workers(1));
     {
         let sdir = ServiceDir::open_existing(&dir).unwrap();
-        let stranger = sdir.open_writer(PIPE_IN).unwrap().expect("the server reads pipe.in");
-        stranger.write_frame_blocking(b"hello\n", deadline(), None).unwrap();
+        let stranger = sdir
+            .open_writer(PIPE_IN)
+            .unwrap()
+            .expect("the server reads pipe.in");
+        stranger
+            .write_frame_blocking(b"hello\n", deadline(), None)
+            .unwrap();
     }
     let record = srv.wait_log(|r| matches!(r, ServerLog::FramingError { .. }));
     assert!(record.to_string().contains("BAD_MAGIC"), "{record}");
@@ -105,9 +115,21 @@ fn fr_dec_7_stray_frame_start_does_not_hold_up_hello() {
     let srv = Running::start(&dir, |b| b.workers(0));
     // The stranger keeps pipe.in open: no end of stream helps the server here.
     let sdir = ServiceDir::open_existing(&dir).unwrap();
-    let stranger = sdir.open_writer(PIPE_IN).unwrap().expect("the server reads pipe.in");
-    stranger.write_frame_blocking(&[0xf1, 0xf0, 0x00, 0x40], deadline(), None).unwrap();
-    srv.wait_log(|r| matches!(r, ServerLog::FramingError { error: ProtocolError::TruncatedFrame { .. } }));
+    let stranger = sdir
+        .open_writer(PIPE_IN)
+        .unwrap()
+        .expect("the server reads pipe.in");
+    stranger
+        .write_frame_blocking(&[0xf1, 0xf0, 0x00, 0x40], deadline(), None)
+        .unwrap();
+    srv.wait_log(|r| {
+        matches!(
+            r,
+            ServerLog::FramingError {
+                error: ProtocolError::TruncatedFrame { .. }
+            }
+        )
+    });
     let mut c = RawClient::connect(&dir, 0x1234);
     c.handshake();
     expect_response(c.call(1, "echo", &string_body("x")), 1);
@@ -126,11 +148,27 @@ fn fr_frag_6_client_dies_mid_message() {
     let mut c = RawClient::connect(&dir, 0x3333);
     c.handshake();
     let mut frames = Vec::new();
-    encode_request(0x3333, 1, "echo", &string_body(&"x".repeat(10_000)), 4096, &mut frames).unwrap();
+    encode_request(
+        0x3333,
+        1,
+        "echo",
+        &string_body(&"x".repeat(10_000)),
+        4096,
+        &mut frames,
+    )
+    .unwrap();
     c.send(&frames[..4096]); // the first fragment only
     c.close();
     srv.wait_log(|r| {
-        matches!(r, ServerLog::FramingError { error: ProtocolError::TruncatedMessage { session: 0x3333, request: 1 } })
+        matches!(
+            r,
+            ServerLog::FramingError {
+                error: ProtocolError::TruncatedMessage {
+                    session: 0x3333,
+                    request: 1
+                }
+            }
+        )
     });
     let mut c2 = RawClient::connect(&dir, 0x4444);
     c2.handshake();
@@ -160,7 +198,9 @@ fn pipelined(workers: usize) {
     for _ in 0..n {
         let (session, m) = c.recv().expect("an answer");
         assert_eq!(session, 0x5555);
-        let Message::Response { request, body } = m else { panic!("{m:?}") };
+        let Message::Response { request, body } = m else {
+            panic!("{m:?}")
+        };
         assert!(!seen[request as usize], "request {request} answered twice");
         seen[request as usize] = true;
         assert_eq!(body.len(), if request % 50 == 0 { 9000 } else { 8 });
@@ -192,7 +232,10 @@ fn fr_cancel_2_running_handler_sees_cancel() {
     let (session, m) = c.recv().expect("one answer for the cancelled call");
     assert_eq!(session, 0x6666);
     let (code, _) = expect_error(m, 5);
-    assert!(code == ErrorCode(1001) || code == ErrorCode::CANCELLED, "{code}");
+    assert!(
+        code == ErrorCode(1001) || code == ErrorCode::CANCELLED,
+        "{code}"
+    );
     // Nothing else for request 5: the next message answers request 6.
     let body = expect_response(c.call(6, "echo", &string_body("after")), 6);
     assert_eq!(body, string_body("after"));
@@ -239,7 +282,9 @@ fn fr_bye_2_shutdown_handle_with_a_client() {
     expect_response(c.call(1, "echo", &string_body("x")), 1);
     srv.handle.shutdown();
     match c.recv() {
-        Some((_, Message::Goodbye(g))) => assert_eq!(GoodbyeCode(g.code), GoodbyeCode::SHUTTING_DOWN),
+        Some((_, Message::Goodbye(g))) => {
+            assert_eq!(GoodbyeCode(g.code), GoodbyeCode::SHUTTING_DOWN)
+        }
         other => panic!("expected GOODBYE, got {other:?}"),
     }
     assert!(c.recv().is_none());
@@ -253,13 +298,24 @@ fn fr_bye_2_shutdown_handle_with_a_client() {
 fn slow_reader_is_dropped() {
     let t = TestDir::new();
     let dir = t.service();
-    let srv = Running::start(&dir, |b| b.workers(0).write_timeout(std::time::Duration::from_millis(300)));
+    let srv = Running::start(&dir, |b| {
+        b.workers(0)
+            .write_timeout(std::time::Duration::from_millis(300))
+    });
     let mut c = RawClient::connect(&dir, 0x9999);
     c.handshake();
     for r in 1..=8 {
         c.send_request(r, "big", &60_000u32.to_le_bytes());
     }
-    srv.wait_log(|r| matches!(r, ServerLog::SlowReader { session: 0x9999, .. }));
+    srv.wait_log(|r| {
+        matches!(
+            r,
+            ServerLog::SlowReader {
+                session: 0x9999,
+                ..
+            }
+        )
+    });
     // What the client finds: answers, perhaps GOODBYE SLOW_READER, then end of stream.
     let mut answers = 0;
     while let Some((_, m)) = c.recv() {

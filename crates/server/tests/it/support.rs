@@ -6,11 +6,15 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use fifo_rpc_fifo::{ClientLock, FifoReader, FifoWriter, ReadOutcome, ServiceDir, PIPE_IN, PIPE_OUT};
+use fifo_rpc_fifo::{
+    ClientLock, FifoReader, FifoWriter, ReadOutcome, ServiceDir, PIPE_IN, PIPE_OUT,
+};
 use fifo_rpc_protocol::{
     encode_request, Event, Hello, Message, Receiver, ReceiverConfig, MIN_MAX_FRAME,
 };
-use fifo_rpc_server::{Router, ServeSummary, Server, ServerBuilder, ServerError, ServerLog, ShutdownHandle};
+use fifo_rpc_server::{
+    Router, ServeSummary, Server, ServerBuilder, ServerError, ServerLog, ShutdownHandle,
+};
 
 /// Upper bound for any single wait in these tests (CI machines are slow).
 pub(crate) const WAIT: Duration = Duration::from_secs(20);
@@ -26,7 +30,12 @@ pub(crate) struct TestDir {
 
 impl TestDir {
     pub(crate) fn new() -> Self {
-        Self { tmp: tempfile::Builder::new().prefix("fifo-rpc-server").tempdir().expect("tempdir") }
+        Self {
+            tmp: tempfile::Builder::new()
+                .prefix("fifo-rpc-server")
+                .tempdir()
+                .expect("tempdir"),
+        }
     }
 
     pub(crate) fn service(&self) -> PathBuf {
@@ -37,7 +46,10 @@ impl TestDir {
 /// Names left in a directory, sorted.
 pub(crate) fn entries(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map(|rd| rd.map(|e| e.expect("entry").file_name().to_string_lossy().into_owned()).collect())
+        .map(|rd| {
+            rd.map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default();
     names.sort();
     names
@@ -47,8 +59,12 @@ pub(crate) fn entries(dir: &Path) -> Vec<String> {
 /// method that waits for its own cancellation, and exit.
 pub(crate) fn router() -> Router {
     Router::new()
-        .typed("echo", |s: String, _ctx| Ok::<_, fifo_rpc_server::HandlerError>(s))
-        .raw("reverse", |body, _ctx| Ok(body.iter().rev().copied().collect()))
+        .typed("echo", |s: String, _ctx| {
+            Ok::<_, fifo_rpc_server::HandlerError>(s)
+        })
+        .raw("reverse", |body, _ctx| {
+            Ok(body.iter().rev().copied().collect())
+        })
         .raw("panic", |_body, _ctx| panic!("this handler always panics"))
         .raw("big", |body, _ctx| {
             let n = u32::from_le_bytes(body.try_into().map_err(|_| "need a u32")?);
@@ -62,7 +78,10 @@ pub(crate) fn router() -> Router {
                 }
                 std::thread::yield_now();
             }
-            Err(fifo_rpc_server::HandlerError::application(1001, "stopped: cancelled"))
+            Err(fifo_rpc_server::HandlerError::application(
+                1001,
+                "stopped: cancelled",
+            ))
         })
         .with_exit()
 }
@@ -78,7 +97,10 @@ pub(crate) struct Running {
 
 impl Running {
     /// Binds with `configure` applied to the builder and serves [`router`] on a new thread.
-    pub(crate) fn start(dir: &Path, configure: impl FnOnce(ServerBuilder) -> ServerBuilder) -> Self {
+    pub(crate) fn start(
+        dir: &Path,
+        configure: impl FnOnce(ServerBuilder) -> ServerBuilder,
+    ) -> Self {
         let (log_tx, logs) = mpsc::channel();
         let log_tx = std::sync::Mutex::new(log_tx);
         let builder = Server::builder(dir).on_log(move |r| {
@@ -92,7 +114,12 @@ impl Running {
             server.serve(router())
         });
         let tid = tid_rx.recv_timeout(WAIT).expect("server thread started");
-        Self { handle, tid, thread: Some(thread), logs }
+        Self {
+            handle,
+            tid,
+            thread: Some(thread),
+            logs,
+        }
     }
 
     /// Waits (bounded) for serve to return.
@@ -102,7 +129,9 @@ impl Running {
         std::thread::spawn(move || {
             let _ = tx.send(thread.join());
         });
-        rx.recv_timeout(WAIT).expect("serve returned within the deadline").expect("serve did not panic")
+        rx.recv_timeout(WAIT)
+            .expect("serve returned within the deadline")
+            .expect("serve did not panic")
     }
 
     /// Shuts down and waits for serve to return.
@@ -116,7 +145,10 @@ impl Running {
         let until = Instant::now() + WAIT;
         loop {
             let left = until.saturating_duration_since(Instant::now());
-            let record = self.logs.recv_timeout(left).expect("the expected log record within the deadline");
+            let record = self
+                .logs
+                .recv_timeout(left)
+                .expect("the expected log record within the deadline");
             if pred(&record) {
                 return record;
             }
@@ -155,9 +187,23 @@ impl RawClient {
             std::thread::yield_now();
         };
         let reader = sdir.open_reader(PIPE_OUT).expect("open pipe.out");
-        let writer = sdir.open_writer(PIPE_IN).expect("open pipe.in").expect("the server reads pipe.in");
-        let rx = Receiver::new(ReceiverConfig { max_frame: 4096, max_message: 1 << 24, max_partial: 64 });
-        Self { session, _lock: lock, reader, writer: Some(writer), rx, buf: vec![0; 65536] }
+        let writer = sdir
+            .open_writer(PIPE_IN)
+            .expect("open pipe.in")
+            .expect("the server reads pipe.in");
+        let rx = Receiver::new(ReceiverConfig {
+            max_frame: 4096,
+            max_message: 1 << 24,
+            max_partial: 64,
+        });
+        Self {
+            session,
+            _lock: lock,
+            reader,
+            writer: Some(writer),
+            rx,
+            buf: vec![0; 65536],
+        }
     }
 
     /// Writes whole frames, one `write(2)` per frame (FR-FRAME-9).
@@ -166,14 +212,17 @@ impl RawClient {
         let mut at = 0;
         while at < frames.len() {
             let len = usize::from(u16::from_be_bytes([frames[at + 2], frames[at + 3]]));
-            writer.write_frame_blocking(&frames[at..at + len], deadline(), None).expect("write frame");
+            writer
+                .write_frame_blocking(&frames[at..at + len], deadline(), None)
+                .expect("write frame");
             at += len;
         }
     }
 
     pub(crate) fn send_message(&mut self, m: Message) {
         let mut out = Vec::new();
-        m.encode(self.session, MIN_MAX_FRAME.max(4096), &mut out).expect("encode");
+        m.encode(self.session, MIN_MAX_FRAME.max(4096), &mut out)
+            .expect("encode");
         self.send(&out);
     }
 
@@ -195,8 +244,13 @@ impl RawClient {
                     other => panic!("the server sent bytes that are not a message: {other:?}"),
                 }
             }
-            assert!(Instant::now() < until, "no answer from the server within {WAIT:?}");
-            self.reader.wait_readable(Some(until), None).expect("wait for pipe.out");
+            assert!(
+                Instant::now() < until,
+                "no answer from the server within {WAIT:?}"
+            );
+            self.reader
+                .wait_readable(Some(until), None)
+                .expect("wait for pipe.out");
             match self.reader.read(&mut self.buf).expect("read pipe.out") {
                 ReadOutcome::Data(n) => self.rx.push(&self.buf[..n]),
                 ReadOutcome::Eof => return None,
@@ -227,7 +281,10 @@ impl RawClient {
     pub(crate) fn call(&mut self, request: u32, method: &str, body: &[u8]) -> Message {
         self.send_request(request, method, body);
         let (session, message) = self.recv().expect("an answer, not end of stream");
-        assert_eq!(session, self.session, "FR-HS-5: the answer carries our session");
+        assert_eq!(
+            session, self.session,
+            "FR-HS-5: the answer carries our session"
+        );
         message
     }
 

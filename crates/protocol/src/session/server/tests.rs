@@ -65,7 +65,11 @@ fn drain(server: &mut ServerSession) -> Vec<ServerEvent> {
 fn transmitted(server: &mut ServerSession) -> Vec<(u32, Message)> {
     let mut wire = Vec::new();
     server.poll_transmit(&mut wire);
-    let mut rx = Receiver::new(ReceiverConfig { max_frame: 4096, max_message: 1 << 20, max_partial: 8 });
+    let mut rx = Receiver::new(ReceiverConfig {
+        max_frame: 4096,
+        max_message: 1 << 20,
+        max_partial: 8,
+    });
     rx.push(&wire);
     std::iter::from_fn(|| rx.poll_event())
         .map(|e| match e {
@@ -79,7 +83,10 @@ fn transmitted(server: &mut ServerSession) -> Vec<(u32, Message)> {
 fn established() -> ServerSession {
     let mut server = ServerSession::new(cfg());
     let (events, sent) = feed(&mut server, &hello(S));
-    assert!(matches!(events[..], [ServerEvent::SessionStarted { session: S, .. }]));
+    assert!(matches!(
+        events[..],
+        [ServerEvent::SessionStarted { session: S, .. }]
+    ));
     assert!(matches!(sent[..], [(S, Message::Welcome(_))]));
     server
 }
@@ -123,12 +130,24 @@ fn fr_hs_2_hello_is_answered_with_welcome() {
     assert!(wire.len() <= 512);
     let mut rx = Receiver::new(ReceiverConfig::default());
     rx.push(&wire);
-    let Some(Event::Message { session: S, message: Message::Welcome(w) }) = rx.poll_event() else {
+    let Some(Event::Message {
+        session: S,
+        message: Message::Welcome(w),
+    }) = rx.poll_event()
+    else {
         panic!("expected WELCOME")
     };
-    assert_eq!((w.version, w.max_frame, w.max_message, w.max_in_flight), (1, 4096, 1 << 16, 4));
-    assert_eq!((w.server_pid, w.instance_id, w.encoding.as_str()), (4243, 0x0123_4567_89ab_cdef, "bincode1"));
-    let Some(ServerEvent::SessionStarted { session: S, hello }) = server.poll_event() else { panic!() };
+    assert_eq!(
+        (w.version, w.max_frame, w.max_message, w.max_in_flight),
+        (1, 4096, 1 << 16, 4)
+    );
+    assert_eq!(
+        (w.server_pid, w.instance_id, w.encoding.as_str()),
+        (4243, 0x0123_4567_89ab_cdef, "bincode1")
+    );
+    let Some(ServerEvent::SessionStarted { session: S, hello }) = server.poll_event() else {
+        panic!()
+    };
     assert_eq!(hello.client_pid, 4242);
     assert_eq!(server.state(), SessionState::Established);
     assert_eq!(server.session_id(), Some(S));
@@ -138,7 +157,10 @@ fn fr_hs_2_hello_is_answered_with_welcome() {
 #[test]
 fn fr_frame_7_agreed_max_frame_is_the_smaller() {
     let mut server = ServerSession::new(cfg());
-    let h = Hello { max_frame: 600, ..hello_msg() };
+    let h = Hello {
+        max_frame: 600,
+        ..hello_msg()
+    };
     let (events, _) = feed(&mut server, &hello_with(S, h));
     assert!(matches!(events[..], [ServerEvent::SessionStarted { .. }]));
     let (_, reply) = one_call(feed(&mut server, &request(S, 1, "m", b"")).0);
@@ -157,12 +179,43 @@ fn fr_frame_7_agreed_max_frame_is_the_smaller() {
 #[test]
 fn fr_hs_2_refusals_send_goodbye_with_the_reason() {
     let cases = [
-        (Hello { min_version: 2, max_version: 3, ..hello_msg() }, GoodbyeCode::VERSION_UNSUPPORTED),
-        (Hello { max_frame: 511, ..hello_msg() }, GoodbyeCode::LIMITS_UNACCEPTABLE),
-        (Hello { max_message: 4095, ..hello_msg() }, GoodbyeCode::LIMITS_UNACCEPTABLE),
-        (Hello { encoding: "json".into(), ..hello_msg() }, GoodbyeCode::ENCODING_UNSUPPORTED),
         (
-            Hello { options: vec![HelloOption { option_type: 0x01, value: vec![1] }], ..hello_msg() },
+            Hello {
+                min_version: 2,
+                max_version: 3,
+                ..hello_msg()
+            },
+            GoodbyeCode::VERSION_UNSUPPORTED,
+        ),
+        (
+            Hello {
+                max_frame: 511,
+                ..hello_msg()
+            },
+            GoodbyeCode::LIMITS_UNACCEPTABLE,
+        ),
+        (
+            Hello {
+                max_message: 4095,
+                ..hello_msg()
+            },
+            GoodbyeCode::LIMITS_UNACCEPTABLE,
+        ),
+        (
+            Hello {
+                encoding: "json".into(),
+                ..hello_msg()
+            },
+            GoodbyeCode::ENCODING_UNSUPPORTED,
+        ),
+        (
+            Hello {
+                options: vec![HelloOption {
+                    option_type: 0x01,
+                    value: vec![1],
+                }],
+                ..hello_msg()
+            },
             GoodbyeCode::UNSUPPORTED_OPTION,
         ),
     ];
@@ -171,21 +224,41 @@ fn fr_hs_2_refusals_send_goodbye_with_the_reason() {
         let mut wire = Vec::new();
         server.handle_bytes(&hello_with(9, h));
         server.poll_transmit(&mut wire);
-        assert!(wire.len() <= 512, "FR-FRAME-7: a GOODBYE before WELCOME fits 512 octets");
+        assert!(
+            wire.len() <= 512,
+            "FR-FRAME-7: a GOODBYE before WELCOME fits 512 octets"
+        );
         let events = drain(&mut server);
-        assert!(matches!(events[..], [ServerEvent::HandshakeRejected { session: 9, code: c }] if c == code));
+        assert!(
+            matches!(events[..], [ServerEvent::HandshakeRejected { session: 9, code: c }] if c == code)
+        );
         let mut rx = Receiver::new(ReceiverConfig::default());
         rx.push(&wire);
-        let Some(Event::Message { session: 9, message: Message::Goodbye(g) }) = rx.poll_event() else { panic!() };
+        let Some(Event::Message {
+            session: 9,
+            message: Message::Goodbye(g),
+        }) = rx.poll_event()
+        else {
+            panic!()
+        };
         assert_eq!(GoodbyeCode(g.code), code);
         assert!(!g.message.is_empty());
         assert_eq!(server.state(), SessionState::Idle);
     }
     // An unknown ignorable option is fine.
     let mut server = ServerSession::new(cfg());
-    let h = Hello { options: vec![HelloOption { option_type: 0x9f, value: vec![] }], ..hello_msg() };
+    let h = Hello {
+        options: vec![HelloOption {
+            option_type: 0x9f,
+            value: vec![],
+        }],
+        ..hello_msg()
+    };
     let (events, _) = feed(&mut server, &hello_with(9, h));
-    assert!(matches!(events[..], [ServerEvent::SessionStarted { session: 9, .. }]));
+    assert!(matches!(
+        events[..],
+        [ServerEvent::SessionStarted { session: 9, .. }]
+    ));
 }
 
 // FR-HS-4: before a session only HELLO is acted on; everything else is discarded and counted.
@@ -198,7 +271,13 @@ fn fr_hs_4_frames_before_hello_are_discarded() {
     assert!(sent.is_empty());
     assert_eq!(events.len(), 2);
     for e in events {
-        assert!(matches!(e, ServerEvent::Discarded { reason: DiscardReason::NoSession { session: S }, .. }));
+        assert!(matches!(
+            e,
+            ServerEvent::Discarded {
+                reason: DiscardReason::NoSession { session: S },
+                ..
+            }
+        ));
     }
 }
 
@@ -210,7 +289,10 @@ fn fr_hs_4_foreign_session_frames_are_discarded() {
     assert!(sent.is_empty());
     assert!(matches!(
         events[..],
-        [ServerEvent::Discarded { frame_type: frame_type::REQUEST, reason: DiscardReason::ForeignSession { session: 7 } }]
+        [ServerEvent::Discarded {
+            frame_type: frame_type::REQUEST,
+            reason: DiscardReason::ForeignSession { session: 7 }
+        }]
     ));
     assert_eq!(server.in_flight(), 0);
 }
@@ -223,7 +305,10 @@ fn fr_call_2_request_call_complete() {
     assert!(sent.is_empty());
     let (call, reply) = one_call(events);
     assert_eq!((call.method(), call.body()), ("echo", &b"hi"[..]));
-    assert_eq!((reply.session(), reply.request(), reply.peer_max_message()), (S, 5, 1 << 20));
+    assert_eq!(
+        (reply.session(), reply.request(), reply.peer_max_message()),
+        (S, 5, 1 << 20)
+    );
     assert_eq!(server.in_flight(), 1);
     assert_eq!(server.last_request(), 5);
     assert!(server.start_call(&reply));
@@ -236,7 +321,13 @@ fn fr_call_2_request_call_complete() {
     rx.push(&out);
     assert_eq!(
         rx.poll_event(),
-        Some(Event::Message { session: S, message: Message::Response { request: 5, body: b"hi".to_vec() } })
+        Some(Event::Message {
+            session: S,
+            message: Message::Response {
+                request: 5,
+                body: b"hi".to_vec()
+            }
+        })
     );
 }
 
@@ -245,7 +336,12 @@ fn fr_call_2_request_call_complete() {
 fn fr_dec_1_byte_at_a_time_gives_the_same_results() {
     let mut input = hello(S);
     input.extend(request(S, 1, "echo", &[3; 9000])); // fragmented
-    input.extend(message(S, Message::Ping { opaque: *b"12345678" }));
+    input.extend(message(
+        S,
+        Message::Ping {
+            opaque: *b"12345678",
+        },
+    ));
     input.extend(b"garbage");
     input.extend(request(S, 2, "fail", b"x"));
     input.extend(message(S, Message::Cancel { request: 2 }));
@@ -253,7 +349,9 @@ fn fr_dec_1_byte_at_a_time_gives_the_same_results() {
         events
             .into_iter()
             .map(|e| match e {
-                ServerEvent::Call { request, call, .. } => format!("call {request} {} {}", call.method(), call.body().len()),
+                ServerEvent::Call { request, call, .. } => {
+                    format!("call {request} {} {}", call.method(), call.body().len())
+                }
                 other => format!("{other:?}"),
             })
             .collect()
@@ -282,7 +380,10 @@ fn fr_dec_1_byte_at_a_time_gives_the_same_results() {
     assert_eq!((summarize(events), sent), expected);
     // What was expected: WELCOME, PONG, then CANCELLED for call 2 (not started).
     let kinds: Vec<u8> = expected.1.iter().map(|(_, m)| m.frame_type()).collect();
-    assert_eq!(kinds, [frame_type::WELCOME, frame_type::PONG, frame_type::ERROR]);
+    assert_eq!(
+        kinds,
+        [frame_type::WELCOME, frame_type::PONG, frame_type::ERROR]
+    );
     assert!(expected.0.iter().any(|e| e == "call 1 echo 9000"));
     assert!(expected.0.iter().any(|e| e.contains("BadMagic")));
 }
@@ -296,7 +397,10 @@ fn fr_call_4_overloaded_beyond_max_in_flight() {
         input.extend(request(S, r, "m", b""));
     }
     let (events, sent) = feed(&mut server, &input);
-    let calls = events.iter().filter(|e| matches!(e, ServerEvent::Call { .. })).count();
+    let calls = events
+        .iter()
+        .filter(|e| matches!(e, ServerEvent::Call { .. }))
+        .count();
     assert_eq!(calls, 4);
     assert_eq!(sent.len(), 1);
     assert_eq!(error_code(&sent[0].1), Some((5, ErrorCode::OVERLOADED.0)));
@@ -310,7 +414,10 @@ fn fr_cancel_2_cancel_before_the_call_is_polled() {
     let mut input = request(S, 3, "slow", b"");
     input.extend(message(S, Message::Cancel { request: 3 }));
     let (events, sent) = feed(&mut server, &input);
-    assert!(events.is_empty(), "the call never reaches the driver: {events:?}");
+    assert!(
+        events.is_empty(),
+        "the call never reaches the driver: {events:?}"
+    );
     assert_eq!(error_code(&sent[0].1), Some((3, ErrorCode::CANCELLED.0)));
     assert_eq!(server.in_flight(), 0);
 }
@@ -324,7 +431,10 @@ fn fr_cancel_2_cancel_before_start_call() {
     assert!(events.is_empty());
     assert_eq!(error_code(&sent[0].1), Some((3, ErrorCode::CANCELLED.0)));
     assert!(!server.start_call(&reply));
-    assert!(!server.complete(&reply), "CANCELLED was the one terminal message");
+    assert!(
+        !server.complete(&reply),
+        "CANCELLED was the one terminal message"
+    );
     drop(call);
 }
 
@@ -338,7 +448,13 @@ fn fr_cancel_2_running_call_is_signalled() {
     assert!(!server.is_cancelled(&reply));
     let (events, sent) = feed(&mut server, &message(S, Message::Cancel { request: 3 }));
     assert!(sent.is_empty());
-    assert!(matches!(events[..], [ServerEvent::Cancel { session: S, request: 3 }]));
+    assert!(matches!(
+        events[..],
+        [ServerEvent::Cancel {
+            session: S,
+            request: 3
+        }]
+    ));
     assert!(server.is_cancelled(&reply));
     assert!(server.complete(&reply));
     let (events, sent) = feed(&mut server, &message(S, Message::Cancel { request: 99 }));
@@ -349,8 +465,24 @@ fn fr_cancel_2_running_call_is_signalled() {
 #[test]
 fn fr_ping_1_pong_echoes_opaque() {
     let mut server = established();
-    let (_, sent) = feed(&mut server, &message(S, Message::Ping { opaque: *b"abcdefgh" }));
-    assert_eq!(sent, [(S, Message::Pong { opaque: *b"abcdefgh" })]);
+    let (_, sent) = feed(
+        &mut server,
+        &message(
+            S,
+            Message::Ping {
+                opaque: *b"abcdefgh",
+            },
+        ),
+    );
+    assert_eq!(
+        sent,
+        [(
+            S,
+            Message::Pong {
+                opaque: *b"abcdefgh"
+            }
+        )]
+    );
 }
 
 // FR-CALL-7: NOTIFY is handed out and never answered.
@@ -361,7 +493,9 @@ fn fr_call_7_notify_is_not_answered() {
     encode_notify(S, "tick", b"1", 4096, &mut input).unwrap();
     let (events, sent) = feed(&mut server, &input);
     assert!(sent.is_empty());
-    assert!(matches!(&events[..], [ServerEvent::Notify { session: S, call }] if call.method() == "tick"));
+    assert!(
+        matches!(&events[..], [ServerEvent::Notify { session: S, call }] if call.method() == "tick")
+    );
     assert_eq!(server.in_flight(), 0);
 }
 
@@ -376,7 +510,10 @@ fn fr_sess_1_new_hello_replaces_the_session() {
     assert!(matches!(
         events[..],
         [
-            ServerEvent::SessionEnded { session: S, reason: EndReason::Replaced { by: 77 } },
+            ServerEvent::SessionEnded {
+                session: S,
+                reason: EndReason::Replaced { by: 77 }
+            },
             ServerEvent::SessionStarted { session: 77, .. }
         ]
     ));
@@ -395,17 +532,35 @@ fn fr_bye_1_client_goodbye_ends_the_session() {
     let mut server = established();
     let mut input = request(S, 1, "m", b"");
     input.extend(message(S, Message::Ping { opaque: [0; 8] }));
-    let bye = Goodbye { code: 0, last_request: 1, message: String::new() };
+    let bye = Goodbye {
+        code: 0,
+        last_request: 1,
+        message: String::new(),
+    };
     input.extend(message(S, Message::Goodbye(bye)));
     let (events, sent) = feed(&mut server, &input);
-    assert!(sent.is_empty(), "the PONG of an ended session is not written");
+    assert!(
+        sent.is_empty(),
+        "the PONG of an ended session is not written"
+    );
     assert!(matches!(
         events[..],
-        [ServerEvent::SessionEnded { session: S, reason: EndReason::Goodbye { code: GoodbyeCode::NO_ERROR } }]
+        [ServerEvent::SessionEnded {
+            session: S,
+            reason: EndReason::Goodbye {
+                code: GoodbyeCode::NO_ERROR
+            }
+        }]
     ));
     assert_eq!(server.state(), SessionState::Idle);
     let (events, _) = feed(&mut server, &request(S, 2, "m", b""));
-    assert!(matches!(events[..], [ServerEvent::Discarded { reason: DiscardReason::NoSession { .. }, .. }]));
+    assert!(matches!(
+        events[..],
+        [ServerEvent::Discarded {
+            reason: DiscardReason::NoSession { .. },
+            ..
+        }]
+    ));
 }
 
 // FR-BYE-2, FR-EXIT-1: draining answers started calls, refuses new ones with SHUTTING_DOWN, then
@@ -420,16 +575,34 @@ fn fr_bye_2_drain_then_goodbye() {
     assert!(transmitted(&mut server).is_empty());
     let (events, sent) = feed(&mut server, &request(S, 8, "echo", b""));
     assert!(events.is_empty());
-    assert_eq!(error_code(&sent[0].1), Some((8, ErrorCode::SHUTTING_DOWN.0)));
+    assert_eq!(
+        error_code(&sent[0].1),
+        Some((8, ErrorCode::SHUTTING_DOWN.0))
+    );
     assert!(server.complete(&reply));
     let sent = transmitted(&mut server);
     let g = goodbye_of(&sent[0].1).expect("GOODBYE");
-    assert_eq!((sent[0].0, GoodbyeCode(g.code), g.last_request), (S, GoodbyeCode::SHUTTING_DOWN, 7));
-    assert!(matches!(drain(&mut server)[..], [ServerEvent::SessionEnded { session: S, reason: EndReason::ShutDown }]));
+    assert_eq!(
+        (sent[0].0, GoodbyeCode(g.code), g.last_request),
+        (S, GoodbyeCode::SHUTTING_DOWN, 7)
+    );
+    assert!(matches!(
+        drain(&mut server)[..],
+        [ServerEvent::SessionEnded {
+            session: S,
+            reason: EndReason::ShutDown
+        }]
+    ));
     assert!(server.is_closed());
     // A HELLO after the end is refused.
     let (events, sent) = feed(&mut server, &hello(5));
-    assert!(matches!(events[..], [ServerEvent::HandshakeRejected { session: 5, code: GoodbyeCode::SHUTTING_DOWN }]));
+    assert!(matches!(
+        events[..],
+        [ServerEvent::HandshakeRejected {
+            session: 5,
+            code: GoodbyeCode::SHUTTING_DOWN
+        }]
+    ));
     assert!(goodbye_of(&sent[0].1).is_some());
 }
 
@@ -440,7 +613,10 @@ fn fr_bye_2_shutdown_without_calls() {
     server.begin_shutdown();
     assert!(server.is_closed());
     let sent = transmitted(&mut server);
-    assert_eq!(goodbye_of(&sent[0].1).map(|g| (g.code, g.last_request)), Some((1, 0)));
+    assert_eq!(
+        goodbye_of(&sent[0].1).map(|g| (g.code, g.last_request)),
+        Some((1, 0))
+    );
     let mut idle = ServerSession::new(cfg());
     idle.begin_shutdown();
     assert!(idle.is_closed());
@@ -459,14 +635,23 @@ fn fr_fifo_14_eof_ends_the_session_and_drops_partial_messages() {
     assert!(matches!(
         events[..],
         [
-            ServerEvent::FramingError(ProtocolError::TruncatedMessage { session: S, request: 1 }),
-            ServerEvent::SessionEnded { session: S, reason: EndReason::Eof }
+            ServerEvent::FramingError(ProtocolError::TruncatedMessage {
+                session: S,
+                request: 1
+            }),
+            ServerEvent::SessionEnded {
+                session: S,
+                reason: EndReason::Eof
+            }
         ]
     ));
     assert_eq!(server.state(), SessionState::Idle);
     // The next client is served from a clean receiver.
     let (events, _) = feed(&mut server, &hello(8));
-    assert!(matches!(events[..], [ServerEvent::SessionStarted { session: 8, .. }]));
+    assert!(matches!(
+        events[..],
+        [ServerEvent::SessionStarted { session: 8, .. }]
+    ));
 }
 
 // FR-FRAG-5: a fragmented REQUEST over Max Message is answered MESSAGE_TOO_LARGE after its last
@@ -479,10 +664,19 @@ fn fr_frag_5_request_over_max_message() {
     let (first, rest) = big.split_at(17 * 4096);
     let (events, sent) = feed(&mut server, first);
     assert!(sent.is_empty(), "not answered before the last fragment");
-    assert!(matches!(events[..], [ServerEvent::FramingError(ProtocolError::MessageTooLarge { request: 4, .. })]));
+    assert!(matches!(
+        events[..],
+        [ServerEvent::FramingError(ProtocolError::MessageTooLarge {
+            request: 4,
+            ..
+        })]
+    ));
     let (events, sent) = feed(&mut server, rest);
     assert!(events.is_empty());
-    assert_eq!(error_code(&sent[0].1), Some((4, ErrorCode::MESSAGE_TOO_LARGE.0)));
+    assert_eq!(
+        error_code(&sent[0].1),
+        Some((4, ErrorCode::MESSAGE_TOO_LARGE.0))
+    );
     let (_, reply) = one_call(feed(&mut server, &request(S, 5, "echo", b"ok")).0);
     assert_eq!(reply.request(), 5);
 }
@@ -495,7 +689,10 @@ fn fr_err_1_garbage_does_not_end_the_session() {
     input.extend(request(S, 1, "echo", b"x"));
     let (events, sent) = feed(&mut server, &input);
     assert!(sent.is_empty());
-    assert!(matches!(events[0], ServerEvent::FramingError(ProtocolError::BadMagic)));
+    assert!(matches!(
+        events[0],
+        ServerEvent::FramingError(ProtocolError::BadMagic)
+    ));
     assert!(matches!(events[1], ServerEvent::Call { request: 1, .. }));
     assert_eq!(server.state(), SessionState::Established);
 }
@@ -508,15 +705,33 @@ fn fr_err_2_session_rule_broken() {
     let mut input = Vec::new();
     encode_response(S, 1, b"", 4096, &mut input).unwrap();
     let (events, sent) = feed(&mut server, &input);
-    assert!(matches!(events[..], [ServerEvent::SessionEnded { reason: EndReason::ProtocolViolation { .. }, .. }]));
-    assert_eq!(goodbye_of(&sent[0].1).map(|g| g.code), Some(GoodbyeCode::PROTOCOL_ERROR.0));
+    assert!(matches!(
+        events[..],
+        [ServerEvent::SessionEnded {
+            reason: EndReason::ProtocolViolation { .. },
+            ..
+        }]
+    ));
+    assert_eq!(
+        goodbye_of(&sent[0].1).map(|g| g.code),
+        Some(GoodbyeCode::PROTOCOL_ERROR.0)
+    );
 
     let mut server = established();
     let mut input = request(S, 1, "m", b"");
     input.extend(request(S, 1, "m", b""));
     let (events, sent) = feed(&mut server, &input);
-    assert!(matches!(events.last(), Some(ServerEvent::SessionEnded { reason: EndReason::ProtocolViolation { .. }, .. })));
-    assert!(!events.iter().any(|e| matches!(e, ServerEvent::Call { .. })), "the session's queued calls are dropped");
+    assert!(matches!(
+        events.last(),
+        Some(ServerEvent::SessionEnded {
+            reason: EndReason::ProtocolViolation { .. },
+            ..
+        })
+    ));
+    assert!(
+        !events.iter().any(|e| matches!(e, ServerEvent::Call { .. })),
+        "the session's queued calls are dropped"
+    );
     let g = goodbye_of(&sent[0].1).expect("GOODBYE");
     assert_eq!((g.code, g.last_request), (GoodbyeCode::PROTOCOL_ERROR.0, 1));
 }
@@ -525,15 +740,32 @@ fn fr_err_2_session_rule_broken() {
 #[test]
 fn fr_frag_4_response_over_client_max_message() {
     let mut server = ServerSession::new(cfg());
-    feed(&mut server, &hello_with(S, Hello { max_message: 4096, ..hello_msg() }));
+    feed(
+        &mut server,
+        &hello_with(
+            S,
+            Hello {
+                max_message: 4096,
+                ..hello_msg()
+            },
+        ),
+    );
     let (_, reply) = one_call(feed(&mut server, &request(S, 1, "big", b"")).0);
     assert!(reply.fits(4096) && !reply.fits(4097));
     let mut out = Vec::new();
-    assert_eq!(reply.encode_response(&[0; 5000], &mut out).unwrap(), Some(ErrorCode::MESSAGE_TOO_LARGE));
+    assert_eq!(
+        reply.encode_response(&[0; 5000], &mut out).unwrap(),
+        Some(ErrorCode::MESSAGE_TOO_LARGE)
+    );
     let mut rx = Receiver::new(ReceiverConfig::default());
     rx.push(&out);
-    let Some(Event::Message { message, .. }) = rx.poll_event() else { panic!() };
-    assert_eq!(error_code(&message), Some((1, ErrorCode::MESSAGE_TOO_LARGE.0)));
+    let Some(Event::Message { message, .. }) = rx.poll_event() else {
+        panic!()
+    };
+    assert_eq!(
+        error_code(&message),
+        Some((1, ErrorCode::MESSAGE_TOO_LARGE.0))
+    );
 }
 
 // Write timeout: the driver ends the session as a slow reader; only GOODBYE SLOW_READER is queued.
@@ -546,8 +778,17 @@ fn slow_reader_end_queues_only_goodbye() {
     server.end_session(EndReason::SlowReader);
     let sent = transmitted(&mut server);
     assert_eq!(sent.len(), 1);
-    assert_eq!(goodbye_of(&sent[0].1).map(|g| g.code), Some(GoodbyeCode::SLOW_READER.0));
-    assert!(matches!(drain(&mut server)[..], [ServerEvent::SessionEnded { reason: EndReason::SlowReader, .. }]));
+    assert_eq!(
+        goodbye_of(&sent[0].1).map(|g| g.code),
+        Some(GoodbyeCode::SLOW_READER.0)
+    );
+    assert!(matches!(
+        drain(&mut server)[..],
+        [ServerEvent::SessionEnded {
+            reason: EndReason::SlowReader,
+            ..
+        }]
+    ));
 }
 
 // FR-TYPE-2: an ignorable frame type is discarded without error, even in a session.
@@ -555,10 +796,23 @@ fn slow_reader_end_queues_only_goodbye() {
 fn fr_type_2_ignorable_frames_are_discarded() {
     let mut server = established();
     let mut input = Vec::new();
-    encode_frame(&FrameHeader::new(0x9f, S, 3), &[], b"grease", 4096, &mut input).unwrap();
+    encode_frame(
+        &FrameHeader::new(0x9f, S, 3),
+        &[],
+        b"grease",
+        4096,
+        &mut input,
+    )
+    .unwrap();
     let (events, sent) = feed(&mut server, &input);
     assert!(sent.is_empty());
-    assert!(matches!(events[..], [ServerEvent::Discarded { frame_type: 0x9f, reason: DiscardReason::Ignorable }]));
+    assert!(matches!(
+        events[..],
+        [ServerEvent::Discarded {
+            frame_type: 0x9f,
+            reason: DiscardReason::Ignorable
+        }]
+    ));
 }
 
 // FR-DEC-7: stray bytes that look like the start of a frame are abandoned once pipe.in is
@@ -570,7 +824,15 @@ fn fr_dec_7_drained_input_abandons_a_stray_candidate() {
     assert!(events.is_empty(), "waiting for the rest of the candidate");
     server.handle_drained();
     let events = drain(&mut server);
-    assert!(matches!(events[..], [ServerEvent::FramingError(ProtocolError::TruncatedFrame { .. })]), "{events:?}");
+    assert!(
+        matches!(
+            events[..],
+            [ServerEvent::FramingError(
+                ProtocolError::TruncatedFrame { .. }
+            )]
+        ),
+        "{events:?}"
+    );
     let (_, reply) = one_call(feed(&mut server, &request(S, 1, "echo", b"x")).0);
     assert_eq!(reply.request(), 1);
     // Nothing buffered: draining again reports nothing.
