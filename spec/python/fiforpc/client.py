@@ -291,11 +291,10 @@ class Client:
     def _eof(self):
         self.receiver.finish()
         self._dispatch()
-        if self.welcome is None:
-            # FR-FIFO-14: before the session, 0 only means "no writer now" (a previous
-            # writer went away); reopen to clear the raised POLLHUP (FR-FIFO-15).
-            self.receiver.reset()
-            self.fifos.reopen_reader()
+        if self.welcome is None and self.goodbye is None and self.gone is None:
+            # §9.6: EOF on pipe.out before WELCOME: the server closed without answering (a
+            # server keeps pipe.out open between sessions, §9.4, so this is no leftover).
+            self._lost(ServerGone("the server closed pipe.out without answering HELLO"))
             return
         if self.gone is None:
             self._lost(ServerShutdown("the server ended the session") if self.goodbye else

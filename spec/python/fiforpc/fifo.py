@@ -419,13 +419,6 @@ class ClientFifos:
             sdir.close()
             raise
 
-    def reopen_reader(self):
-        """Replaces the ``pipe.out`` read end (before WELCOME, a raised POLLHUP is only a previous
-        writer that went away: FR-FIFO-14, FR-FIFO-15). New end first, so no data is lost."""
-        new = self.dir.open_file(PIPE_OUT, _O_FIFO_READ, "FIFO")
-        os.close(self.out_fd)
-        self.out_fd = new
-
     def close(self):
         for attr in ("in_fd", "out_fd", "lock_fd"):
             fd = getattr(self, attr)

@@ -14,6 +14,10 @@ while it waits to write, FR-FIFO-13), queues accepted REQUESTs, runs them, and w
   server removes its files and returns (FR-BYE-2, FR-EXIT-1).
 
 Framing errors never end a session (FR-ERR-1).
+
+The write end of ``pipe.out`` is kept open from one session to the next (§9.4): the next client may
+already hold its read end, and closing ours would show it an end of stream before its WELCOME. It
+is closed on EPIPE (no reader left), when a reader does not read (SLOW_READER), and at exit.
 """
 
 import os
@@ -90,6 +94,7 @@ class Server:
                                  max_partial=self.config.max_in_flight + 1)  # FR-FRAG-7
         self.receiver.reassembler.on_discard_end = self._discard_end
         self.waker = fifo.Waker()
+        self.writer = None  # pipe.out write end, kept between sessions
         self.session = None
         self._shutdown = False
         self._draining = False
@@ -130,6 +135,9 @@ class Server:
         """Closes pipe.out and removes the files (FR-FIFO-19). Idempotent."""
         if self.session is not None:
             self._end_session(None)
+        if self.writer is not None:
+            os.close(self.writer)  # FR-BYE-2 (4): close pipe.out, then remove the files
+            self.writer = None
         self.fifos.remove_files()
         if self.waker is not None:
             self.waker.close()
@@ -246,12 +254,13 @@ class Server:
             self._protocol_error("%s sent by a client" % type(msg).__name__.upper())
 
     def _on_hello(self, sid, hello):
-        writer = self.fifos.open_writer()
-        if writer is None:
-            self._log("session %08x: client gone before WELCOME (ENXIO)" % sid)
-            return
+        if self.writer is None:
+            self.writer = self.fifos.open_writer()
+            if self.writer is None:
+                self._log("session %08x: client gone before WELCOME (ENXIO)" % sid)
+                return
         self.sessions_served += 1
-        s = self.session = _Session(sid, writer, MIN_MAX_FRAME, hello.max_message)
+        s = self.session = _Session(sid, self.writer, MIN_MAX_FRAME, hello.max_message)
         refusal = None
         if not hello.min_version <= 1 <= hello.max_version:
             refusal = (M.BYE_VERSION_UNSUPPORTED, "supported versions: 1..=1")
@@ -352,7 +361,7 @@ class Server:
                 s.stalled = Deadline(self.config.write_timeout)
         except PeerGone:
             self._log("session %08x: client gone (EPIPE)" % s.id)
-            self._end_session(None)
+            self._end_session(None, close_writer=True)
             return
         if s.out and s.stalled.expired():
             self._log("session %08x: client does not read, dropping it" % s.id)
@@ -363,7 +372,7 @@ class Server:
                                                     s.id, s.max_frame)[0])
             except PeerGone:
                 pass
-            self._end_session(None)
+            self._end_session(None, close_writer=True)
             return
         if s.closing and not s.out and not self._draining:
             self._end_session(None)
@@ -394,13 +403,17 @@ class Server:
                 self._read_input()
             self._flush()
 
-    def _end_session(self, _reason):
+    def _end_session(self, _reason, close_writer=False):
+        """Forgets the session: queued calls and unwritten answers (FR-SESS-2), partial messages
+        (FR-BYE-1). ``close_writer`` also closes pipe.out (EPIPE, slow reader)."""
         s = self.session
         if s is None:
             return
         self.session = None
-        self.receiver.drop_session(s.id)  # FR-BYE-1: partial messages go
-        os.close(s.writer)
+        self.receiver.drop_session(s.id)
+        if close_writer and self.writer is not None:
+            os.close(self.writer)
+            self.writer = None
 
 
 def stderr_log(text):

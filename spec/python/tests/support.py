@@ -142,17 +142,14 @@ class RawClient:
 
     def hello(self, **kw):
         self.send(M.Hello(client_pid=os.getpid(), **kw))
-        msg = self.next_message(before_welcome=True)
+        msg = self.next_message()
         if isinstance(msg, M.Welcome):
             self.max_frame = min(4096, msg.max_frame)
         return msg
 
-    def next_message(self, timeout=WAIT, before_welcome=False):
-        """The next message of this session (other sessions' frames are skipped: FR-HS-5).
-
-        Returns None on EOF. Before WELCOME an EOF only means that the previous session's writer
-        went away (FR-FIFO-14): the read end is reopened and the wait goes on.
-        """
+    def next_message(self, timeout=WAIT):
+        """The next message of this session (other sessions' frames are skipped: FR-HS-5), or
+        None on EOF (the server closed pipe.out)."""
         deadline = Deadline(timeout)
         while True:
             ev = self.receiver.poll_event()
@@ -164,9 +161,7 @@ class RawClient:
             if not ready:
                 raise AssertionError("no message within %.1f s" % timeout)
             data = fifo.read_some(self.fifos.out_fd)
-            if data == b"" and before_welcome:
-                self.fifos.reopen_reader()
-            elif data == b"":
+            if data == b"":
                 return None  # EOF: the server closed pipe.out
             if data:
                 self.receiver.push(data)
