@@ -26,7 +26,7 @@ import select
 from . import fifo
 from . import messages as M
 from .fifo import Deadline, PeerGone
-from .frame import MIN_MAX_FRAME, REQUEST, RESPONSE, ERROR
+from .frame import ERROR, MIN_MAX_FRAME, RESPONSE
 from .receiver import ErrorEvent, MessageEvent, Receiver
 
 

@@ -6,9 +6,10 @@ while it waits to write, FR-FIFO-13), queues accepted REQUESTs, runs them, and w
 
 * IDLE: only HELLO is looked at; every other frame is discarded and counted (FR-HS-4).
 * ESTABLISHED: frames of other sessions are discarded, except a HELLO, which means the previous
-  client is gone (FR-SESS-1). REQUESTs are queued (at most Max In-flight, FR-CALL-4), CANCEL removes
-  a queued call and answers CANCELLED (FR-CANCEL-2), PING gets PONG (FR-PING-1), GOODBYE ends the
-  session (FR-BYE-1), a type from the wrong direction ends it with GOODBYE PROTOCOL_ERROR (FR-ERR-2).
+  client is gone (FR-SESS-1). REQUESTs are queued (at most Max In-flight, FR-CALL-4), CANCEL
+  removes a queued call and answers CANCELLED (FR-CANCEL-2), PING gets PONG (FR-PING-1), GOODBYE
+  ends the session (FR-BYE-1), a type from the wrong direction ends it with GOODBYE PROTOCOL_ERROR
+  (FR-ERR-2).
 * DRAINING (:meth:`Server.shutdown`, or the ``exit`` method): queued calls that have not started
   are answered SHUTTING_DOWN, then GOODBYE SHUTTING_DOWN names the last call started, and the
   server removes its files and returns (FR-BYE-2, FR-EXIT-1).
@@ -22,6 +23,7 @@ is closed on EPIPE (no reader left), when a reader does not read (SLOW_READER), 
 
 import os
 import secrets
+import select
 import sys
 from collections import deque
 
@@ -29,10 +31,8 @@ from . import errors as E
 from . import fifo
 from . import messages as M
 from .frame import HELLO, MIN_MAX_FRAME, MIN_MAX_MESSAGE, REQUEST
-from .receiver import ErrorEvent, MessageEvent, Receiver
 from .fifo import Deadline, PeerGone
-
-import select
+from .receiver import ErrorEvent, MessageEvent, Receiver
 
 READ_BURST = 8  # reads per loop turn, so that writing keeps up
 

@@ -1,5 +1,5 @@
-"""Every case of spec/vectors/*.json (spec §13.1): whole input, every split into two reads, one-octet
-reads (FR-DEC-1), and the encoder on every case marked "encode": true."""
+"""Every case of spec/vectors/*.json (spec §13.1): whole input, every split into two reads,
+one-octet reads (FR-DEC-1), and the encoder on every case marked "encode": true."""
 
 import json
 import os
