@@ -123,7 +123,7 @@ impl<'a> Io<'a> {
     fn wait_once(&mut self) -> Result<Woke, ServerError> {
         let (writer, deadline) = {
             let st = self.shared.state.lock();
-            if st.out.has_backlog() {
+            if st.out.is_blocked() {
                 let deadline = st.out.stalled_since.map(|t| t + self.shared.write_timeout);
                 (st.out.writer_for_poll(), deadline)
             } else {
@@ -251,7 +251,7 @@ impl<'a> Io<'a> {
     /// written, or the client did not read them within the write timeout.
     fn finished(&mut self) -> bool {
         let st = self.shared.state.lock();
-        if !st.session.is_closed() {
+        if !st.session.is_closed() || st.out.is_busy() {
             return false;
         }
         if st.out.has_backlog() {

@@ -1,10 +1,16 @@
-//! [`Output`]: the server's write end of `pipe.out` and the backlog of frames waiting for room.
+//! [`Output`]: the server's write end of `pipe.out` and the backlog of frames waiting to go out.
 //!
 //! The server is the only writer of `pipe.out`, but every write it makes is still a run of whole
 //! frames of at most `PIPE_BUF` octets: such a write is atomic, so it either goes in whole or
 //! fails with `EAGAIN`, and the stream is always at a frame boundary (a GOODBYE can follow
-//! anything). Answers that find the pipe full, or find older frames waiting, go to the backlog in
-//! order; the I/O thread flushes it when `poll` reports `POLLOUT` (FR-FIFO-13).
+//! anything).
+//!
+//! Frames go out in the order they are handed over. A thread that finds nothing waiting writes its
+//! frames itself, outside the server's lock ([`Output::begin_send`], [`send`],
+//! [`Output::finish_send`]); frames handed over meanwhile are appended to the backlog, and the
+//! sender writes them too before it lets go (write combining: one `write(2)` for the answers of
+//! several workers). When the pipe is full the backlog waits for `POLLOUT`, which the I/O thread
+//! polls while it keeps reading `pipe.in` (FR-FIFO-13).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -14,15 +20,41 @@ use fifo_rpc_fifo::{FifoError, FifoWriter, ServiceDir, WriteOutcome, PIPE_OUT};
 /// What a write left behind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum WriteStatus {
-    /// Everything is in the pipe.
+    /// Everything handed over is in the pipe, or in the hands of a thread writing it.
     Flushed,
-    /// Some frames wait in the backlog; `new` if the backlog was empty before this call (the I/O
-    /// thread must start polling for `POLLOUT`).
-    Pending { new: bool },
+    /// Frames wait in the backlog; `blocked` if the pipe is full and the I/O thread must poll
+    /// for `POLLOUT`.
+    Pending { blocked: bool },
     /// `EPIPE`: the client's read end is gone. The writer is closed and the backlog dropped.
     PeerGone,
     /// No writer is open: the frames were dropped.
     Closed,
+}
+
+/// How a [`send`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SendEnd {
+    /// Everything was written.
+    All,
+    /// The pipe is full (`EAGAIN`, or a short write).
+    Full,
+    /// `EPIPE`.
+    Gone,
+}
+
+/// What a [`send`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Sent {
+    /// Octets written.
+    pub(crate) done: usize,
+    /// Octets of a frame cut by a short write that remain (never on Linux).
+    pub(crate) partial: usize,
+    pub(crate) end: SendEnd,
+}
+
+/// Frame length field at `at`.
+fn frame_len(buf: &[u8], at: usize) -> usize {
+    usize::from(u16::from_be_bytes([buf[at + 2], buf[at + 3]])).max(1)
 }
 
 /// Length of the longest run of whole frames at the start of `buf` that fits in `limit` octets
@@ -30,8 +62,7 @@ pub(crate) enum WriteStatus {
 fn whole_frames(buf: &[u8], limit: usize) -> usize {
     let mut end = 0;
     while end + 4 <= buf.len() {
-        let len = usize::from(u16::from_be_bytes([buf[end + 2], buf[end + 3]])).max(1);
-        let next = (end + len).min(buf.len());
+        let next = (end + frame_len(buf, end)).min(buf.len());
         if end > 0 && next > limit {
             break;
         }
@@ -44,41 +75,102 @@ fn whole_frames(buf: &[u8], limit: usize) -> usize {
     }
 }
 
-/// What one `write(2)` did.
-enum Chunk {
-    Written(usize),
-    Full,
-    PeerGone,
+/// After a short write of `n` octets into `frames` (starting at a frame boundary), how many
+/// octets of the cut frame remain.
+fn partial_rest(frames: &[u8], n: usize) -> usize {
+    let mut start = 0;
+    while start + 4 <= frames.len() {
+        let end = start + frame_len(frames, start);
+        if end > n {
+            return end.min(frames.len()) - n;
+        }
+        start = end;
+    }
+    0
 }
 
-/// One `write(2)` of `chunk`.
-fn write_chunk(writer: &FifoWriter, chunk: &[u8]) -> Result<Chunk, FifoError> {
-    match writer.write(chunk) {
-        Ok(WriteOutcome::Written(n)) => Ok(Chunk::Written(n)),
-        Ok(WriteOutcome::WouldBlock) => Ok(Chunk::Full),
-        Err(FifoError::PeerGone { .. }) => Ok(Chunk::PeerGone),
-        Err(e) => Err(e),
+/// Writes `frames` as runs of whole frames of at most `pipe_buf` octets, one `write(2)` each,
+/// until done or the pipe is full. The first `partial` octets finish a frame an earlier short
+/// write cut. Needs no lock.
+pub(crate) fn send(
+    writer: &FifoWriter,
+    pipe_buf: usize,
+    frames: &[u8],
+    partial: usize,
+) -> Result<Sent, FifoError> {
+    let mut done = 0;
+    let mut partial = partial;
+    while done < frames.len() {
+        let chunk = if partial > 0 {
+            partial.min(frames.len() - done)
+        } else {
+            whole_frames(&frames[done..], pipe_buf)
+        };
+        let n = match writer.write(&frames[done..done + chunk]) {
+            Ok(WriteOutcome::Written(n)) => n,
+            Ok(WriteOutcome::WouldBlock) => {
+                return Ok(Sent {
+                    done,
+                    partial,
+                    end: SendEnd::Full,
+                })
+            }
+            Err(FifoError::PeerGone { .. }) => {
+                return Ok(Sent {
+                    done,
+                    partial: 0,
+                    end: SendEnd::Gone,
+                })
+            }
+            Err(e) => return Err(e),
+        };
+        if n < chunk {
+            // A short write (not on Linux, where a write of at most PIPE_BUF octets is whole).
+            partial = if partial > 0 {
+                partial - n
+            } else {
+                partial_rest(&frames[done..], n)
+            };
+            return Ok(Sent {
+                done: done + n,
+                partial,
+                end: SendEnd::Full,
+            });
+        }
+        done += n;
+        partial = 0;
     }
+    Ok(Sent {
+        done,
+        partial: 0,
+        end: SendEnd::All,
+    })
 }
 
 /// The write end of `pipe.out` with its backlog.
 #[derive(Debug)]
 pub(crate) struct Output {
     writer: Option<Arc<FifoWriter>>,
+    /// Frames waiting, in order; the first `partial` octets finish a frame cut by a short write.
     backlog: Vec<u8>,
-    /// Octets at the start of `backlog` already written.
-    pos: usize,
-    /// Octets of a frame at `backlog[pos..]` that a short write left unfinished (never on Linux,
-    /// where a write of at most `PIPE_BUF` octets is all or nothing).
     partial: usize,
+    /// The last write found the pipe full: wait for `POLLOUT`.
+    blocked: bool,
+    /// A thread is writing outside the lock; frames handed over meanwhile are appended.
+    busy: bool,
+    /// Incremented whenever unwritten frames are dropped (a session ended): a send that began
+    /// before does not put its remainder back.
+    epoch: u64,
     pipe_buf: usize,
     pipe_size: Option<usize>,
-    /// When the backlog last made no progress; the write timeout counts from here.
+    /// When the blocked backlog last made progress; the write timeout counts from here.
     pub(crate) stalled_since: Option<Instant>,
     /// Close the writer once the backlog is flushed (after a final GOODBYE).
     pub(crate) close_when_flushed: bool,
     /// Frames of the session machine, staged between `poll_transmit` and `write`.
     pub(crate) staging: Vec<u8>,
+    /// The backlog being written under the lock by [`flush`](Self::flush).
+    spare: Vec<u8>,
 }
 
 impl Output {
@@ -86,18 +178,21 @@ impl Output {
         Self {
             writer: None,
             backlog: Vec::new(),
-            pos: 0,
             partial: 0,
-            pipe_buf: pipe_buf.max(512),
+            blocked: false,
+            busy: false,
+            epoch: 0,
+            pipe_buf: pipe_buf.clamp(512, 1 << 16),
             pipe_size,
             stalled_since: None,
             close_when_flushed: false,
             staging: Vec::with_capacity(512),
+            spare: Vec::new(),
         }
     }
 
-    /// Opens the write end if it is not open. `Ok(false)`: no reader (`ENXIO`), the client is
-    /// gone. A refused pipe size is returned as the second value, to be logged.
+    /// Opens the write end if it is not open. `Ok((false, _))`: no reader (`ENXIO`), the client
+    /// is gone. A refused pipe size is returned as the second value, to be logged.
     pub(crate) fn open(
         &mut self,
         dir: &ServiceDir,
@@ -108,40 +203,60 @@ impl Output {
         let Some(writer) = dir.open_writer(PIPE_OUT)? else {
             return Ok((false, None));
         };
-        self.pipe_buf = writer.pipe_buf().clamp(512, self.pipe_buf.max(512));
+        self.pipe_buf = writer.pipe_buf().clamp(512, 1 << 16);
         let refused = self.pipe_size.and_then(|n| set_pipe_size(&writer, n).err());
         self.writer = Some(Arc::new(writer));
         Ok((true, refused))
     }
 
-    /// Closes the write end and drops the backlog (FR-SESS-2: nothing more for that session).
+    /// Closes the write end and drops the backlog.
     pub(crate) fn close(&mut self) {
         self.writer = None;
-        self.discard_backlog();
+        self.drop_all();
         self.close_when_flushed = false;
     }
 
-    /// Drops the frames not yet written, except the rest of a frame cut by a short write.
+    /// Drops the frames not yet written (FR-SESS-2), except the rest of a frame cut by a short
+    /// write, which keeps the stream at a frame boundary.
     pub(crate) fn discard_backlog(&mut self) {
+        self.epoch += 1;
         if self.partial > 0 {
-            let end = self.pos + self.partial;
-            self.backlog.truncate(end);
+            self.backlog.truncate(self.partial);
         } else {
             self.backlog.clear();
-            self.pos = 0;
+            self.blocked = false;
             self.stalled_since = None;
         }
         self.shrink();
     }
 
-    /// `true` if frames wait for room in the pipe.
+    fn drop_all(&mut self) {
+        self.epoch += 1;
+        self.backlog.clear();
+        self.partial = 0;
+        self.blocked = false;
+        self.stalled_since = None;
+        self.shrink();
+    }
+
+    /// `true` if frames wait in the backlog.
     pub(crate) fn has_backlog(&self) -> bool {
-        self.pos < self.backlog.len()
+        !self.backlog.is_empty()
+    }
+
+    /// `true` if the backlog waits for `POLLOUT`.
+    pub(crate) fn is_blocked(&self) -> bool {
+        self.blocked && self.has_backlog()
+    }
+
+    /// `true` while a thread writes outside the lock.
+    pub(crate) fn is_busy(&self) -> bool {
+        self.busy
     }
 
     /// Octets waiting.
     pub(crate) fn backlog_len(&self) -> usize {
-        self.backlog.len() - self.pos
+        self.backlog.len()
     }
 
     /// A handle on the writer for polling `POLLOUT` without holding the state lock.
@@ -149,103 +264,145 @@ impl Output {
         self.writer.clone()
     }
 
-    /// Writes whole frames, in order after anything already waiting.
+    /// Writes whole frames under the lock, in order after anything waiting or being written.
     pub(crate) fn write(&mut self, frames: &[u8]) -> Result<WriteStatus, FifoError> {
-        if frames.is_empty() {
-            return Ok(if self.has_backlog() {
-                WriteStatus::Pending { new: false }
-            } else {
-                WriteStatus::Flushed
-            });
-        }
         let Some(writer) = self.writer.clone() else {
             return Ok(WriteStatus::Closed);
         };
-        if self.has_backlog() {
+        if frames.is_empty() {
+            return Ok(self.status());
+        }
+        if self.busy || self.has_backlog() {
             self.backlog.extend_from_slice(frames);
-            return Ok(WriteStatus::Pending { new: false });
+            return Ok(self.status());
         }
-        let mut done = 0;
-        while done < frames.len() {
-            let chunk = whole_frames(&frames[done..], self.pipe_buf);
-            match write_chunk(&writer, &frames[done..done + chunk])? {
-                Chunk::Written(n) if n == chunk => done += n,
-                Chunk::Written(n) => {
-                    // A short write (not on Linux): finish the frame later, from the backlog.
-                    self.partial = partial_rest(&frames[done..], n);
-                    done += n;
-                    break;
-                }
-                Chunk::Full => break,
-                Chunk::PeerGone => {
-                    self.mark_gone();
-                    return Ok(WriteStatus::PeerGone);
-                }
-            }
-        }
-        if done == frames.len() {
-            return Ok(WriteStatus::Flushed);
-        }
-        self.backlog.clear();
-        self.pos = 0;
-        self.backlog.extend_from_slice(&frames[done..]);
-        self.stalled_since = Some(Instant::now());
-        Ok(WriteStatus::Pending { new: true })
+        let sent = send(&writer, self.pipe_buf, frames, 0);
+        self.settle(frames, sent, self.epoch)
     }
 
-    /// Writes as much of the backlog as the pipe takes.
+    /// Starts a write outside the lock if nothing waits and nobody writes: returns the writer,
+    /// `PIPE_BUF` and the epoch for [`send`] and [`finish_send`](Self::finish_send).
+    pub(crate) fn begin_send(&mut self) -> Option<(Arc<FifoWriter>, usize, u64)> {
+        if self.busy || self.has_backlog() {
+            return None;
+        }
+        let writer = self.writer.clone()?;
+        self.busy = true;
+        Some((writer, self.pipe_buf, self.epoch))
+    }
+
+    /// Takes the backlog for writing outside the lock (into `buf`), if it is not blocked and
+    /// nobody writes. Returns the writer, `PIPE_BUF`, the partial-frame count and the epoch.
+    pub(crate) fn take_backlog(
+        &mut self,
+        buf: &mut Vec<u8>,
+    ) -> Option<(Arc<FifoWriter>, usize, usize, u64)> {
+        if self.busy || self.blocked || !self.has_backlog() {
+            return None;
+        }
+        let writer = self.writer.clone()?;
+        buf.clear();
+        std::mem::swap(buf, &mut self.backlog);
+        let partial = std::mem::take(&mut self.partial);
+        self.busy = true;
+        Some((writer, self.pipe_buf, partial, self.epoch))
+    }
+
+    /// Ends a write outside the lock: what `send` did not write goes back to the front of the
+    /// backlog, unless the frames were dropped meanwhile (`epoch` changed).
+    pub(crate) fn finish_send(
+        &mut self,
+        frames: &[u8],
+        sent: Result<Sent, FifoError>,
+        epoch: u64,
+    ) -> Result<WriteStatus, FifoError> {
+        self.busy = false;
+        if self.writer.is_none() {
+            return Ok(WriteStatus::Closed);
+        }
+        self.settle(frames, sent, epoch)
+    }
+
+    /// Writes the backlog under the lock (the I/O thread on `POLLOUT`).
     pub(crate) fn flush(&mut self) -> Result<WriteStatus, FifoError> {
         let Some(writer) = self.writer.clone() else {
             return Ok(WriteStatus::Closed);
         };
-        let mut progressed = false;
-        while self.has_backlog() {
-            let chunk = if self.partial > 0 {
-                self.partial
-            } else {
-                whole_frames(&self.backlog[self.pos..], self.pipe_buf)
-            };
-            let n = match write_chunk(&writer, &self.backlog[self.pos..self.pos + chunk])? {
-                Chunk::Written(n) => n,
-                Chunk::Full => break,
-                Chunk::PeerGone => {
-                    self.mark_gone();
-                    return Ok(WriteStatus::PeerGone);
-                }
-            };
-            progressed |= n > 0;
-            self.partial = if n == chunk {
-                0
-            } else if self.partial > 0 {
-                self.partial - n
-            } else {
-                partial_rest(&self.backlog[self.pos..], n)
-            };
-            self.pos += n;
-            if n < chunk {
-                break;
-            }
+        if self.busy || !self.has_backlog() {
+            return Ok(self.status());
         }
-        if !self.has_backlog() {
-            self.backlog.clear();
-            self.pos = 0;
-            self.stalled_since = None;
-            self.shrink();
-            return Ok(WriteStatus::Flushed);
-        }
-        if progressed {
+        let mut frames = std::mem::take(&mut self.spare);
+        frames.clear();
+        std::mem::swap(&mut frames, &mut self.backlog);
+        let partial = std::mem::take(&mut self.partial);
+        let before = frames.len();
+        let sent = send(&writer, self.pipe_buf, &frames, partial);
+        let progressed = matches!(&sent, Ok(s) if s.done > 0);
+        let status = self.settle(&frames, sent, self.epoch);
+        frames.clear();
+        self.spare = frames;
+        if progressed && self.blocked && before > 0 {
             self.stalled_since = Some(Instant::now());
         }
-        Ok(WriteStatus::Pending { new: false })
+        status
+    }
+
+    /// Applies the result of a send of `frames`.
+    fn settle(
+        &mut self,
+        frames: &[u8],
+        sent: Result<Sent, FifoError>,
+        epoch: u64,
+    ) -> Result<WriteStatus, FifoError> {
+        let sent = sent?;
+        match sent.end {
+            SendEnd::Gone => {
+                self.mark_gone();
+                Ok(WriteStatus::PeerGone)
+            }
+            SendEnd::All => {
+                if !self.has_backlog() {
+                    self.blocked = false;
+                    self.stalled_since = None;
+                }
+                Ok(self.status())
+            }
+            SendEnd::Full => {
+                if epoch == self.epoch {
+                    let rest = &frames[sent.done..];
+                    self.backlog.splice(0..0, rest.iter().copied());
+                    self.partial = sent.partial;
+                } else if sent.partial > 0 {
+                    // The frames were dropped, but the stream must not stay inside a frame.
+                    let cut = &frames[sent.done..sent.done + sent.partial];
+                    self.backlog.splice(0..0, cut.iter().copied());
+                    self.partial = sent.partial;
+                }
+                if self.has_backlog() {
+                    if !self.blocked {
+                        self.stalled_since = Some(Instant::now());
+                    }
+                    self.blocked = true;
+                }
+                Ok(self.status())
+            }
+        }
+    }
+
+    fn status(&self) -> WriteStatus {
+        if self.has_backlog() {
+            WriteStatus::Pending {
+                blocked: self.blocked,
+            }
+        } else {
+            WriteStatus::Flushed
+        }
     }
 
     /// `EPIPE`: the reader is gone; nothing more can be written.
     fn mark_gone(&mut self) {
         self.writer = None;
-        self.partial = 0;
-        self.backlog.clear();
-        self.pos = 0;
-        self.stalled_since = None;
+        self.drop_all();
         self.close_when_flushed = false;
     }
 
@@ -254,20 +411,10 @@ impl Output {
         if self.backlog.is_empty() && self.backlog.capacity() > 1 << 20 {
             self.backlog = Vec::new();
         }
-    }
-}
-
-/// After a short write of `n` octets into `frames`, how many octets of the cut frame remain.
-fn partial_rest(frames: &[u8], n: usize) -> usize {
-    let mut start = 0;
-    while start + 4 <= frames.len() {
-        let len = usize::from(u16::from_be_bytes([frames[start + 2], frames[start + 3]])).max(1);
-        if start + len > n {
-            return (start + len).min(frames.len()) - n;
+        if self.spare.capacity() > 1 << 20 {
+            self.spare = Vec::new();
         }
-        start += len;
     }
-    0
 }
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -278,4 +425,41 @@ fn set_pipe_size(writer: &FifoWriter, bytes: usize) -> Result<usize, FifoError> 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 fn set_pipe_size(_writer: &FifoWriter, _bytes: usize) -> Result<usize, FifoError> {
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frames(lens: &[usize]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for &len in lens {
+            let start = out.len();
+            out.resize(start + len, 0);
+            out[start + 2..start + 4].copy_from_slice(&(len as u16).to_be_bytes());
+        }
+        out
+    }
+
+    // FR-FRAME-9, FR-FRAME-10: writes are runs of whole frames of at most PIPE_BUF octets.
+    #[test]
+    fn whole_frames_fit_the_limit() {
+        let buf = frames(&[1000, 1000, 1000, 2000, 30]);
+        assert_eq!(whole_frames(&buf, 4096), 3000);
+        assert_eq!(whole_frames(&buf[3000..], 4096), 2030);
+        assert_eq!(
+            whole_frames(&frames(&[5000]), 4096),
+            5000,
+            "one frame goes whole"
+        );
+        assert_eq!(whole_frames(&buf, 1000), 1000);
+    }
+
+    #[test]
+    fn partial_rest_counts_the_cut_frame() {
+        let buf = frames(&[100, 200]);
+        assert_eq!(partial_rest(&buf, 50), 50);
+        assert_eq!(partial_rest(&buf, 150), 150);
+        assert_eq!(partial_rest(&buf, 300), 0);
+    }
 }

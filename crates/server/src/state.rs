@@ -11,7 +11,7 @@ use fifo_rpc_protocol::Call;
 use parking_lot::{Condvar, Mutex};
 
 use crate::log::{LogFn, ServeSummary, ServerLog};
-use crate::output::{Output, WriteStatus};
+use crate::output::{Output, Sent, WriteStatus};
 use crate::shutdown::ShutdownHandle;
 
 /// Work for a worker.
@@ -57,17 +57,6 @@ impl Shared {
 }
 
 impl State {
-    /// Writes `frames` (the encoded answer of `reply`) if the call still belongs to the current
-    /// session, then the session machine's own frames. Returns `true` if the I/O thread must look
-    /// (a new backlog, an ended session, a finished drain).
-    pub(crate) fn deliver(&mut self, reply: &ReplyTo, frames: &[u8]) -> bool {
-        let mut attention = false;
-        if self.session.complete(reply) {
-            attention |= self.write_answers(frames);
-        }
-        attention | self.flush_session()
-    }
-
     /// Writes the frames the session machine queued. Returns `true` if the I/O thread must look.
     pub(crate) fn flush_session(&mut self) -> bool {
         let mut staging = std::mem::take(&mut self.out.staging);
@@ -84,9 +73,26 @@ impl State {
     /// Writes whole frames of the current session; on `EPIPE` ends the session (the I/O thread
     /// handles the event). Returns `true` if the I/O thread must look.
     pub(crate) fn write_answers(&mut self, frames: &[u8]) -> bool {
-        match self.out.write(frames) {
+        let result = self.out.write(frames);
+        self.after_write(result)
+    }
+
+    /// Ends a write made outside the lock (see [`Output::begin_send`]).
+    pub(crate) fn finish_send(
+        &mut self,
+        frames: &[u8],
+        sent: Result<Sent, FifoError>,
+        epoch: u64,
+    ) -> bool {
+        let result = self.out.finish_send(frames, sent, epoch);
+        self.after_write(result)
+    }
+
+    fn after_write(&mut self, result: Result<WriteStatus, FifoError>) -> bool {
+        match result {
             Ok(WriteStatus::Flushed | WriteStatus::Closed) => false,
-            Ok(WriteStatus::Pending { new }) => new,
+            // The I/O thread polls for POLLOUT while the pipe is full.
+            Ok(WriteStatus::Pending { blocked }) => blocked,
             Ok(WriteStatus::PeerGone) => {
                 self.session.end_session(EndReason::PeerGone);
                 true
@@ -101,16 +107,9 @@ impl State {
         }
     }
 
-    /// Flushes the backlog (on `POLLOUT`). Same contract as [`flush_session`](Self::flush_session).
+    /// Flushes the backlog under the lock (the I/O thread, on `POLLOUT`).
     pub(crate) fn flush_backlog(&mut self) {
-        match self.out.flush() {
-            Ok(WriteStatus::PeerGone) => self.session.end_session(EndReason::PeerGone),
-            Ok(_) => {}
-            Err(e) => {
-                self.write_errors.push(e);
-                self.out.close();
-                self.session.end_session(EndReason::PeerGone);
-            }
-        }
+        let result = self.out.flush();
+        self.after_write(result);
     }
 }

@@ -1,8 +1,10 @@
 //! The worker loop: take a job, run it without the lock, deliver the answer under the lock.
 
+use fifo_rpc_protocol::session::server::ReplyTo;
 use parking_lot::MutexGuard;
 
 use crate::call::{run_call, run_notify, CallBuffers};
+use crate::output::send;
 use crate::router::Router;
 use crate::state::{Job, Shared, State};
 
@@ -12,6 +14,7 @@ use crate::state::{Job, Shared, State};
 pub(crate) fn run(shared: &Shared, router: &Router) {
     let mut bufs = CallBuffers::default();
     let mut out: Vec<u8> = Vec::with_capacity(4096);
+    let mut spare: Vec<u8> = Vec::new();
     let mut st = shared.state.lock();
     loop {
         let Some(job) = next_job(shared, &mut st) else {
@@ -21,7 +24,8 @@ pub(crate) fn run(shared: &Shared, router: &Router) {
             Job::Call { call, reply } => {
                 if !st.session.start_call(&reply) {
                     // Cancelled before it started (CANCELLED already queued) or session over.
-                    if st.flush_session() {
+                    let attention = st.flush_session() | drain(&mut st, &mut spare);
+                    if attention {
                         shared.handle.attention();
                     }
                     continue;
@@ -31,9 +35,7 @@ pub(crate) fn run(shared: &Shared, router: &Router) {
                     run_call(router, shared, &call, &reply, &mut bufs, &mut out)
                 });
                 outcome.count(&mut st.summary);
-                if st.deliver(&reply, &out) {
-                    shared.handle.attention();
-                }
+                deliver(shared, &mut st, &reply, &out, &mut spare);
                 if out.capacity() > 1 << 20 {
                     out = Vec::with_capacity(4096);
                 }
@@ -47,6 +49,50 @@ pub(crate) fn run(shared: &Shared, router: &Router) {
             }
         }
     }
+}
+
+/// Writes an answer if its call is still current (FR-SESS-2), then the session machine's own
+/// frames. The `write(2)` happens outside the lock when nothing waits before the answer; answers
+/// that other workers hand over meanwhile are written by this worker too, before it lets go.
+fn deliver(
+    shared: &Shared,
+    st: &mut MutexGuard<'_, State>,
+    reply: &ReplyTo,
+    frames: &[u8],
+    spare: &mut Vec<u8>,
+) {
+    let mut attention = false;
+    if st.session.complete(reply) {
+        match st.out.begin_send() {
+            Some((writer, pipe_buf, epoch)) => {
+                let sent = MutexGuard::unlocked(st, || send(&writer, pipe_buf, frames, 0));
+                attention |= st.finish_send(frames, sent, epoch);
+                attention |= drain(st, spare);
+            }
+            None => attention |= st.write_answers(frames),
+        }
+    }
+    // The final GOODBYE of a drain is queued by `complete`: it follows the answer.
+    attention |= st.flush_session();
+    attention |= drain(st, spare);
+    if attention {
+        shared.handle.attention();
+    }
+}
+
+/// Writes what others appended while this worker wrote, outside the lock, until nothing waits or
+/// the pipe is full (then the I/O thread takes over on `POLLOUT`).
+fn drain(st: &mut MutexGuard<'_, State>, spare: &mut Vec<u8>) -> bool {
+    let mut attention = false;
+    while let Some((writer, pipe_buf, partial, epoch)) = st.out.take_backlog(spare) {
+        let sent = MutexGuard::unlocked(st, || send(&writer, pipe_buf, spare, partial));
+        attention |= st.finish_send(spare, sent, epoch);
+        spare.clear();
+    }
+    if spare.capacity() > 1 << 20 {
+        *spare = Vec::new();
+    }
+    attention
 }
 
 /// Waits for a job; `None` when the workers must stop.
