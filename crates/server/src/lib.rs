@@ -34,11 +34,13 @@
 //!   client (closing it would show end of stream to a client already waiting for WELCOME).
 //! * **Workers** ([`ServerBuilder::workers`]) run the handlers; with `workers(0)` they run inline
 //!   on the I/O thread and the answers of one read are written together.
-//! * **Answers** are encoded outside any lock into a per-thread buffer, then written under the
-//!   server's lock: straight into `pipe.out` if nothing waits before them, else appended to a
-//!   backlog that the I/O thread flushes on `POLLOUT`, in order. The I/O thread keeps reading
-//!   `pipe.in` meanwhile (FR-FIFO-13). Every write is a run of whole frames of at most
-//!   `PIPE_BUF` octets, so it is atomic. A client that reads nothing for
+//! * **Answers** are encoded outside any lock into a per-thread buffer. The server's lock is taken
+//!   only to check that the call still belongs to the current session (FR-SESS-2) and to hand the
+//!   frames over in order: when nothing waits, the thread then writes them itself, outside the
+//!   lock, and also writes whatever other workers handed over meanwhile (one `write(2)` for
+//!   several answers). When the pipe is full the frames wait in a backlog that the I/O thread
+//!   flushes on `POLLOUT`, while it keeps reading `pipe.in` (FR-FIFO-13). Every write is a run of
+//!   whole frames of at most `PIPE_BUF` octets, so it is atomic. A client that reads nothing for
 //!   [`ServerBuilder::write_timeout`] is dropped (GOODBYE `SLOW_READER`).
 //! * **Shutdown** ([`ShutdownHandle::shutdown`], [`Context::shutdown`], the `exit` method):
 //!   new requests get `SHUTTING_DOWN`, accepted calls finish and are answered, then GOODBYE

@@ -1,6 +1,7 @@
 //! The state the I/O thread and the workers share, behind one mutex: the session machine, the
-//! output and the job queue. Holding one lock while checking that a call is still current and
-//! writing its answer makes FR-SESS-2 exact and keeps a drain's GOODBYE after the last answer.
+//! output and the job queue. A call is completed and its answer handed to the output under the
+//! same lock hold, so an answer of an ended session is never handed over (FR-SESS-2) and a
+//! drain's GOODBYE always follows the last answer.
 
 use std::collections::VecDeque;
 use std::time::Duration;
