@@ -29,8 +29,9 @@ use std::fmt;
 
 use crate::{
     frame_type, Call, ErrorCode, Event, Goodbye, GoodbyeCode, Hello, HelloOption, Message,
-    ProtocolError, Receiver, ReceiverConfig, Welcome, MIN_MAX_FRAME, MIN_MAX_MESSAGE, VERSION,
+    ProtocolError, ReceiverConfig, Welcome, MIN_MAX_FRAME, MIN_MAX_MESSAGE, VERSION,
 };
+use input::{Input, InputReceiver};
 
 /// Longest message text the session puts in an ERROR or GOODBYE it writes itself.
 const MAX_TEXT: usize = 200;
@@ -361,7 +362,7 @@ struct InFlight {
 #[derive(Debug)]
 pub struct ServerSession {
     cfg: ServerSessionConfig,
-    receiver: Receiver,
+    receiver: InputReceiver,
     state: SessionState,
     current: Option<Current>,
     in_flight: HashMap<u32, InFlight>,
@@ -379,7 +380,7 @@ impl ServerSession {
         cfg.max_frame = cfg.max_frame.clamp(MIN_MAX_FRAME, u16::MAX as usize);
         cfg.max_message = cfg.max_message.max(MIN_MAX_MESSAGE);
         cfg.max_in_flight = cfg.max_in_flight.max(1);
-        let receiver = Receiver::new(ReceiverConfig {
+        let receiver = InputReceiver::new(ReceiverConfig {
             max_frame: cfg.max_frame,
             max_message: cfg.max_message,
             max_partial: cfg.max_in_flight as usize + 1, // FR-FRAG-7
@@ -553,7 +554,19 @@ impl ServerSession {
 
     /// Turns receiver events into session events.
     fn pump(&mut self) {
-        while let Some(event) = self.receiver.poll_event() {
+        while let Some(input) = self.receiver.poll() {
+            let event = match input {
+                Input::Event(event) => event,
+                Input::BadPayload {
+                    session,
+                    request,
+                    frame_type,
+                    error,
+                } => {
+                    self.on_bad_payload(session, request, frame_type, error);
+                    continue;
+                }
+            };
             match event {
                 Event::Message { session, message } => self.on_message(session, message),
                 Event::Ignored { frame_type } => self.events.push_back(ServerEvent::Discarded {
@@ -566,8 +579,26 @@ impl ServerSession {
                     frame_type,
                 } => self.on_message_discarded(session, request, frame_type),
                 Event::Error(err) => self.on_framing_error(err),
+                // Receiver events this version of the session does not know are bytes only.
+                #[allow(unreachable_patterns)]
+                _ => {}
             }
         }
+    }
+
+    /// A complete message with a malformed payload (FR-TYPE-4): reported like any framing error;
+    /// a REQUEST of the current session is answered `BAD_REQUEST` and the session goes on
+    /// (FR-CALL-6).
+    fn on_bad_payload(&mut self, session: u32, request: u32, frame_type: u8, error: ProtocolError) {
+        if frame_type == frame_type::REQUEST
+            && request != 0
+            && self.is_current(session)
+            && !self.in_flight.contains_key(&request)
+        {
+            let text = format!("malformed request: {error}");
+            self.queue_error(request, ErrorCode::BAD_REQUEST, &text);
+        }
+        self.events.push_back(ServerEvent::FramingError(error));
     }
 
     fn on_framing_error(&mut self, err: ProtocolError) {
@@ -974,6 +1005,8 @@ fn queue_goodbye(
         debug_assert!(false, "a GOODBYE with a clipped message fits 512 octets");
     }
 }
+
+mod input;
 
 #[cfg(test)]
 mod tests;

@@ -2,7 +2,10 @@
 //! stray bytes, dead clients, pipelining, cancellation, slow readers, `exit`.
 
 use fifo_rpc_fifo::{ServiceDir, PIPE_IN};
-use fifo_rpc_protocol::{encode_request, ErrorCode, GoodbyeCode, Message, ProtocolError};
+use fifo_rpc_protocol::{
+    encode_frame, encode_request, frame_type, ErrorCode, FrameHeader, GoodbyeCode, Message,
+    ProtocolError,
+};
 use fifo_rpc_server::ServerLog;
 
 use crate::support::*;
@@ -49,6 +52,13 @@ fn conversation(workers: usize) {
     // FR-CALL-6: a body the typed handler cannot decode.
     let (code, _) = expect_error(c.call(5, "echo", b"\x01"), 5);
     assert_eq!(code, ErrorCode::BAD_REQUEST);
+    // FR-CALL-6: a malformed REQUEST payload (empty method name).
+    let mut frame = Vec::new();
+    let header = FrameHeader::new(frame_type::REQUEST, 0x1111_0001, 7);
+    encode_frame(&header, &[], &[0, b'x'], 4096, &mut frame).unwrap();
+    c.send(&frame);
+    let (_, m) = c.recv().expect("an answer");
+    assert_eq!(expect_error(m, 7).0, ErrorCode::BAD_REQUEST);
     let body = expect_response(c.call(6, "echo", &string_body("still here")), 6);
     assert_eq!(body, string_body("still here"));
     c.close();

@@ -2,7 +2,7 @@
 //! reads back what the session transmits, whole and one octet at a time.
 
 use super::*;
-use crate::{encode_frame, encode_notify, encode_request, encode_response, FrameHeader};
+use crate::{encode_frame, encode_notify, encode_request, encode_response, FrameHeader, Receiver};
 
 const S: u32 = 0x2a;
 
@@ -838,4 +838,48 @@ fn fr_dec_7_drained_input_abandons_a_stray_candidate() {
     // Nothing buffered: draining again reports nothing.
     server.handle_drained();
     assert!(drain(&mut server).is_empty());
+}
+
+// FR-CALL-6, FR-TYPE-4: a REQUEST whose payload is malformed is answered BAD_REQUEST and the
+// session goes on; a malformed NOTIFY is only reported (FR-CALL-7).
+#[test]
+fn fr_call_6_malformed_request_is_answered_bad_request() {
+    let mut server = established();
+    let mut input = Vec::new();
+    let empty_method = [0u8, b'x'];
+    encode_frame(
+        &FrameHeader::new(frame_type::REQUEST, S, 9),
+        &[],
+        &empty_method,
+        4096,
+        &mut input,
+    )
+    .unwrap();
+    encode_frame(
+        &FrameHeader::new(frame_type::NOTIFY, S, 0),
+        &[],
+        &empty_method,
+        4096,
+        &mut input,
+    )
+    .unwrap();
+    let (events, sent) = feed(&mut server, &input);
+    assert!(matches!(
+        events[..],
+        [
+            ServerEvent::FramingError(ProtocolError::MalformedPayload {
+                frame_type: frame_type::REQUEST,
+                ..
+            }),
+            ServerEvent::FramingError(ProtocolError::MalformedPayload {
+                frame_type: frame_type::NOTIFY,
+                ..
+            })
+        ]
+    ));
+    assert_eq!(sent.len(), 1);
+    assert_eq!(error_code(&sent[0].1), Some((9, ErrorCode::BAD_REQUEST.0)));
+    assert_eq!(server.state(), SessionState::Established);
+    let (_, reply) = one_call(feed(&mut server, &request(S, 10, "echo", b"")).0);
+    assert_eq!(reply.request(), 10);
 }
