@@ -128,7 +128,10 @@ impl Client {
         let limit = u64::from(conn.welcome().max_message);
         let body = payload::encode(request, limit)?;
         let answer = call_on(&conn, method, &body, timeout)?;
-        Ok(payload::decode(&answer, u64::from(self.config.max_message))?)
+        Ok(payload::decode(
+            &answer,
+            u64::from(self.config.max_message),
+        )?)
     }
 
     /// Calls `method` with the octets `body` as they are and returns the answer's octets,
@@ -221,7 +224,9 @@ impl Client {
                 after: self.config.call_timeout.unwrap_or_default(),
             }),
             Err(WriteFail::Fifo(e)) => Err(e.into()),
-            Err(WriteFail::Dead) => Err(dead.map_or(ClientError::ServerGone, |d| d.unknown_outcome_error())),
+            Err(WriteFail::Dead) => {
+                Err(dead.map_or(ClientError::ServerGone, |d| d.unknown_outcome_error()))
+            }
         }
     }
 
@@ -231,7 +236,11 @@ impl Client {
     /// # Errors
     /// [`ClientError::Codec`], [`ClientError::Disconnected`], [`ClientError::ServerGone`],
     /// [`ClientError::MessageTooLarge`], [`ClientError::Protocol`].
-    pub fn notify<T: Serialize + ?Sized>(&self, method: &str, message: &T) -> Result<(), ClientError> {
+    pub fn notify<T: Serialize + ?Sized>(
+        &self,
+        method: &str,
+        message: &T,
+    ) -> Result<(), ClientError> {
         let limit = u64::from(self.conn().welcome().max_message);
         self.notify_raw(method, &payload::encode(message, limit)?)
     }
@@ -253,7 +262,10 @@ impl Client {
         match result {
             Ok(()) | Err(WriteFail::Timeout) => Ok(()), // queued; the next writer sends it
             Err(WriteFail::Fifo(e)) => Err(e.into()),
-            Err(WriteFail::Dead) => Err(g.dead.as_ref().map_or(ClientError::ServerGone, Dead::unknown_outcome_error)),
+            Err(WriteFail::Dead) => Err(g
+                .dead
+                .as_ref()
+                .map_or(ClientError::ServerGone, Dead::unknown_outcome_error)),
         }
     }
 
@@ -386,7 +398,13 @@ impl PendingCall<'_> {
     /// As [`Client::call_raw`].
     pub fn wait_timeout(mut self, timeout: Option<Duration>) -> Result<Vec<u8>, ClientError> {
         self.done = true;
-        wait_answer(&self.conn, self.request, self.method, deadline_of(timeout), timeout)
+        wait_answer(
+            &self.conn,
+            self.request,
+            self.method,
+            deadline_of(timeout),
+            timeout,
+        )
     }
 }
 
@@ -513,10 +531,7 @@ fn wait_answer(
 }
 
 /// Removes the slot of `request` if its outcome came: `(outcome, how the session ended)`.
-fn take_outcome(
-    g: &mut crate::conn::Shared,
-    request: u32,
-) -> Option<(CallOutcome, Option<Dead>)> {
+fn take_outcome(g: &mut crate::conn::Shared, request: u32) -> Option<(CallOutcome, Option<Dead>)> {
     if g.slots.get(&request)?.outcome.is_none() {
         return None;
     }
@@ -527,7 +542,10 @@ fn take_outcome(
 /// Forgets a call nobody waits for any more: CANCEL if it is still outstanding.
 fn abandon(conn: &Conn, request: u32) {
     let mut g = conn.state.lock();
-    if g.slots.remove(&request).is_some_and(|slot| slot.outcome.is_none()) {
+    if g.slots
+        .remove(&request)
+        .is_some_and(|slot| slot.outcome.is_none())
+    {
         let s = &mut *g;
         s.session.cancel(request, &mut s.tx);
     }

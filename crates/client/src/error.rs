@@ -54,7 +54,9 @@ pub enum ClientError {
     },
 
     /// The server refused the handshake with GOODBYE (FR-HS-2).
-    #[error("the server refused the session with {code}: {message}; check the client configuration")]
+    #[error(
+        "the server refused the session with {code}: {message}; check the client configuration"
+    )]
     Rejected {
         /// The GOODBYE code.
         code: GoodbyeCode,

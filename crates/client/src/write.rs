@@ -249,7 +249,7 @@ mod tests {
             chunks.push(end - pos);
             pos = end;
         }
-        assert_eq!(chunks, [120, 4096, 20 + 30 + 3020, 1020]);
+        assert_eq!(chunks, [120, 4096, 20 + 30 + 3020 + 1020]);
     }
 
     #[test]

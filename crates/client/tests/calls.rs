@@ -43,7 +43,12 @@ fn remote_errors_are_typed() {
     let _server = ServerThread::start(&t.service());
     let client = Client::connect(t.service(), config()).unwrap();
     match client.call::<_, String>("fail", "it broke") {
-        Err(ClientError::Remote { code, name, message, .. }) => {
+        Err(ClientError::Remote {
+            code,
+            name,
+            message,
+            ..
+        }) => {
             assert_eq!(code, ErrorCode(1000));
             assert_eq!(name, "APPLICATION");
             assert_eq!(message, "it broke");
@@ -108,13 +113,20 @@ fn eight_mib_payload_intact() {
 // FR-FRAG-4: a request over the server's Max Message fails locally; nothing is sent.
 #[test]
 fn request_over_max_message_fails_locally() {
-    let _wd = Watchdog::new("request_over_max_message_fails_locally", Duration::from_secs(60));
+    let _wd = Watchdog::new(
+        "request_over_max_message_fails_locally",
+        Duration::from_secs(60),
+    );
     let t = TestDir::new();
     let _server = ServerThread::start(&t.service());
     let client = Client::connect(t.service(), config()).unwrap();
     let max = client.server_info().max_message;
-    let err = client.call_raw("bytes", &vec![0; max as usize]).unwrap_err();
-    assert!(matches!(err, ClientError::MessageTooLarge { len, max: m } if m == max && len == u64::from(max) + 6));
+    let err = client
+        .call_raw("bytes", &vec![0; max as usize])
+        .unwrap_err();
+    assert!(
+        matches!(err, ClientError::MessageTooLarge { len, max: m } if m == max && len == u64::from(max) + 6)
+    );
     assert_eq!(client.call_raw("bytes", b"after").unwrap(), b"after");
 }
 
@@ -130,7 +142,10 @@ fn timeout_cancels_and_late_answer_is_discarded() {
     let err = client
         .call_with_timeout::<_, String>("block", &(), Some(Duration::from_millis(200)))
         .unwrap_err();
-    assert!(matches!(&err, ClientError::Timeout { method, .. } if method == "block"), "{err:?}");
+    assert!(
+        matches!(&err, ClientError::Timeout { method, .. } if method == "block"),
+        "{err:?}"
+    );
     assert!(started.elapsed() >= Duration::from_millis(200));
     // The handler is running: let it finish, so its answer comes late.
     server.gate.wait_for_waiters(1);
@@ -156,7 +171,10 @@ fn exit_stops_the_server() {
     assert_eq!(summary.sessions, 1);
     assert_eq!(std::fs::read_dir(t.service()).unwrap().count(), 0);
     assert!(!client.is_connected());
-    assert!(matches!(client.call_raw("bytes", b"x"), Err(ClientError::Disconnected)));
+    assert!(matches!(
+        client.call_raw("bytes", b"x"),
+        Err(ClientError::Disconnected)
+    ));
 }
 
 // FR-BYE-1, FR-FIFO-10: close() says GOODBYE and frees client.lock for the next client.
@@ -168,8 +186,15 @@ fn close_frees_the_server_for_the_next_client() {
     let first = Client::connect(t.service(), config()).unwrap();
     let _: String = first.call("echo", "one").unwrap();
     first.close();
-    assert!(matches!(first.call_raw("bytes", b""), Err(ClientError::Disconnected)));
-    let second = Client::connect(t.service(), config().connect_timeout(Duration::from_secs(5))).unwrap();
+    assert!(matches!(
+        first.call_raw("bytes", b""),
+        Err(ClientError::Disconnected)
+    ));
+    let second = Client::connect(
+        t.service(),
+        config().connect_timeout(Duration::from_secs(5)),
+    )
+    .unwrap();
     let reply: String = second.call("echo", "two").unwrap();
     assert_eq!(reply, "two");
     drop(second); // Drop closes too
@@ -186,15 +211,22 @@ fn pipelined_calls_from_one_thread() {
     let _server = ServerThread::start(&t.service());
     let client = Client::connect(t.service(), config()).unwrap();
     for round in 0..20u32 {
-        let bodies: Vec<Vec<u8>> = (0..200u32).map(|i| (round * 1000 + i).to_le_bytes().repeat(16)).collect();
-        let pending: Vec<_> = bodies.iter().map(|b| client.send_raw("bytes", b).unwrap()).collect();
+        let bodies: Vec<Vec<u8>> = (0..200u32)
+            .map(|i| (round * 1000 + i).to_le_bytes().repeat(16))
+            .collect();
+        let pending: Vec<_> = bodies
+            .iter()
+            .map(|b| client.send_raw("bytes", b).unwrap())
+            .collect();
         for (call, body) in pending.into_iter().zip(&bodies) {
             assert_eq!(&call.wait().unwrap(), body);
         }
     }
     // A dropped pending call is cancelled; the session goes on.
     drop(client.send_raw("bytes", b"dropped").unwrap());
-    client.notify("echo", "a notification nobody answers").unwrap();
+    client
+        .notify("echo", "a notification nobody answers")
+        .unwrap();
     assert_eq!(client.call_raw("bytes", b"after").unwrap(), b"after");
 }
 
@@ -211,7 +243,9 @@ fn more_callers_than_max_in_flight() {
     let serving = thread::spawn(move || server.serve(support::router(support::Gate::default())));
     let client = Arc::new(Client::connect(t.service(), config()).unwrap());
     assert_eq!(client.server_info().max_in_flight, 2);
-    let pending: Vec<_> = (0..50u32).map(|i| client.send_raw("bytes", &[i as u8; 3])).collect();
+    let pending: Vec<_> = (0..50u32)
+        .map(|i| client.send_raw("bytes", &[i as u8; 3]))
+        .collect();
     for (i, call) in pending.into_iter().enumerate() {
         assert_eq!(call.unwrap().wait().unwrap(), [i as u8; 3]);
     }

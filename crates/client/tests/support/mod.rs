@@ -90,7 +90,11 @@ impl Gate {
         let (state, timeout) = cv
             .wait_timeout_while(state, Duration::from_secs(30), |s| s.waiting < n)
             .unwrap();
-        assert!(!timeout.timed_out(), "only {} handlers reached the gate", state.waiting);
+        assert!(
+            !timeout.timed_out(),
+            "only {} handlers reached the gate",
+            state.waiting
+        );
     }
 
     pub fn open(&self) {
@@ -110,7 +114,9 @@ pub fn router(gate: Gate) -> Router {
             out.extend_from_slice(body);
             Ok(())
         })
-        .typed("fail", |s: String, _ctx| Err::<String, _>(HandlerError::application(1000, s)))
+        .typed("fail", |s: String, _ctx| {
+            Err::<String, _>(HandlerError::application(1000, s))
+        })
         .typed("block", move |_: (), _ctx| {
             gate.pass();
             Ok::<_, HandlerError>("unblocked".to_string())
@@ -168,7 +174,13 @@ pub const DIR: &str = "FIFO_RPC_CLIENT_TEST_DIR";
 /// Runs this test binary again, executing only the test `entry` with `role` in the environment.
 pub fn spawn_role(entry: &str, role: &str, dir: &Path) -> Child {
     Command::new(std::env::current_exe().expect("current_exe"))
-        .args(["--exact", entry, "--include-ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            entry,
+            "--include-ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(ROLE, role)
         .env(DIR, dir)
         .stdout(Stdio::piped())
@@ -177,7 +189,10 @@ pub fn spawn_role(entry: &str, role: &str, dir: &Path) -> Child {
         .expect("spawn the test binary")
 }
 
-/// A server in a child process; it prints `ready` once bound.
+/// What a child server prints on stdout once bound.
+pub const READY: &str = "fifo-rpc-child-server-ready";
+
+/// A server in a child process; it prints [`READY`] once bound.
 pub struct ChildServer {
     pub child: Child,
 }
@@ -192,7 +207,8 @@ impl ChildServer {
                 .next()
                 .expect("the child server exited before it was ready")
                 .expect("read the child's stdout");
-            if line.trim() == "ready" {
+            // libtest prints "test child_entry ... " on the same line first.
+            if line.ends_with(READY) {
                 break;
             }
         }
@@ -214,10 +230,21 @@ impl Drop for ChildServer {
     }
 }
 
-/// The body of the child server role: bind, say `ready`, serve until killed or `exit`.
+/// Makes a child process die with its parent (Linux `PR_SET_PDEATHSIG`) and after `limit` at
+/// the latest, so that no test leaves a process behind.
+pub fn bind_child_lifetime(limit: Duration) {
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl(PR_SET_PDEATHSIG) takes integer arguments only and affects this process.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+    }
+    std::mem::forget(Watchdog::new("child process", limit));
+}
+
+/// The body of the child server role: bind, say [`READY`], serve until killed or `exit`.
 pub fn run_child_server(dir: &Path) {
     let server = Server::builder(dir).bind().expect("bind the child server");
-    println!("ready");
+    println!("{READY}");
     // `block` never returns on its own here: the gate is never opened.
     server.serve(router(Gate::default())).expect("serve");
 }
