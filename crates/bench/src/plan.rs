@@ -16,6 +16,10 @@ pub(crate) struct Plan {
     pub(crate) stream_bytes: usize,
     /// 64-byte messages per pipelined run.
     pub(crate) pipelined_msgs: usize,
+    /// Calls per bulk run with a 1 MiB payload.
+    pub(crate) bulk_1mib_calls: usize,
+    /// Calls per bulk run with a 16 MiB payload.
+    pub(crate) bulk_16mib_calls: usize,
 }
 
 impl Plan {
@@ -27,6 +31,8 @@ impl Plan {
         timed: 100_000,
         stream_bytes: 512 << 20,
         pipelined_msgs: 1_000_000,
+        bulk_1mib_calls: 200,
+        bulk_16mib_calls: 16,
     };
 
     /// A smoke run that exercises every measurement in a few seconds.
@@ -37,6 +43,8 @@ impl Plan {
         timed: 2_000,
         stream_bytes: 16 << 20,
         pipelined_msgs: 20_000,
+        bulk_1mib_calls: 8,
+        bulk_16mib_calls: 2,
     };
 }
 

@@ -7,6 +7,7 @@ use crate::plan::{Placement, Plan};
 use crate::raw::pingpong::Transport;
 use crate::raw::{pingpong, pipelined, stream};
 use crate::report::{row, Better, Figures, Row};
+use crate::rpc::{self, Issue, Setup};
 
 /// One configuration; each run of the benchmark measures every configuration once.
 #[derive(Debug, Clone, Copy)]
@@ -17,6 +18,12 @@ pub(crate) enum Scenario {
     Stream(Option<usize>, Placement),
     /// Raw pipelined 64-byte echo, one read per message (`false`) or batched reads (`true`).
     Pipelined(bool),
+    /// fifo-rpc typed echo round trips with a payload size and placement.
+    RpcRoundTrip(Setup, usize, Placement),
+    /// fifo-rpc 64-byte calls per second.
+    RpcThroughput(Setup, Issue),
+    /// fifo-rpc bulk echo with a payload size.
+    RpcBulk(Setup, usize, Placement),
 }
 
 impl Scenario {
@@ -26,30 +33,64 @@ impl Scenario {
             Scenario::PingPong(t, size, p) => pingpong::run(t, size, p, plan),
             Scenario::Stream(pipe_size, p) => stream::run(pipe_size, p, plan),
             Scenario::Pipelined(batched) => pipelined::run(batched, plan),
+            Scenario::RpcRoundTrip(setup, size, p) => rpc::round_trip(setup, size, p, plan),
+            Scenario::RpcThroughput(setup, issue) => rpc::throughput(setup, issue, plan),
+            Scenario::RpcBulk(setup, size, p) => {
+                let count = if size > 1 << 20 {
+                    plan.bulk_16mib_calls
+                } else {
+                    plan.bulk_1mib_calls
+                };
+                rpc::bulk(setup, size, count, p)
+            }
         }
         .context(format_args!("{self:?}"))
     }
 }
 
+const MIB: usize = 1 << 20;
+
 /// Every configuration, in the order one run measures them.
 pub(crate) fn all() -> Vec<Scenario> {
+    use Placement::{Pinned, Split, Unpinned};
     let mut list = Vec::new();
-    for transport in [Transport::Fifo, Transport::Unix] {
-        for size in [64, 4096] {
-            for placement in [Placement::Pinned, Placement::Unpinned, Placement::Split] {
-                if transport == Transport::Unix && placement == Placement::Split {
-                    continue;
-                }
-                list.push(Scenario::PingPong(transport, size, placement));
+    for size in [64, 4096] {
+        for placement in [Pinned, Unpinned, Split] {
+            list.push(Scenario::PingPong(Transport::Fifo, size, placement));
+            list.push(Scenario::RpcRoundTrip(Setup::DEFAULT, size, placement));
+            list.push(Scenario::RpcRoundTrip(Setup::NOSPIN, size, placement));
+            if placement != Split {
+                list.push(Scenario::PingPong(Transport::Unix, size, placement));
             }
         }
     }
-    for placement in [Placement::Unpinned, Placement::Split] {
-        list.push(Scenario::Stream(None, placement));
-        list.push(Scenario::Stream(Some(1 << 20), placement));
+    for placement in [Pinned, Unpinned] {
+        list.push(Scenario::RpcRoundTrip(Setup::POOL, 64, placement));
     }
     list.push(Scenario::Pipelined(false));
     list.push(Scenario::Pipelined(true));
+    for setup in [Setup::DEFAULT, Setup::POOL] {
+        list.push(Scenario::RpcThroughput(
+            setup,
+            Issue::Pipelined { threads: 1 },
+        ));
+        list.push(Scenario::RpcThroughput(
+            setup,
+            Issue::Pipelined { threads: 4 },
+        ));
+    }
+    list.push(Scenario::RpcThroughput(
+        Setup::DEFAULT,
+        Issue::Blocking { threads: 4 },
+    ));
+    for placement in [Unpinned, Split] {
+        list.push(Scenario::Stream(None, placement));
+        list.push(Scenario::Stream(Some(MIB), placement));
+        list.push(Scenario::RpcBulk(Setup::DEFAULT, MIB, placement));
+        list.push(Scenario::RpcBulk(Setup::DEFAULT, 16 * MIB, placement));
+    }
+    list.push(Scenario::RpcBulk(Setup::BIGPIPE, MIB, Unpinned));
+    list.push(Scenario::RpcBulk(Setup::BIGPIPE, 16 * MIB, Unpinned));
     list
 }
 
@@ -71,38 +112,57 @@ pub(crate) fn measure(plan: &Plan, scenarios: &[Scenario]) -> Result<Figures> {
 pub(crate) fn rows() -> Vec<Row> {
     use Better::{Higher, Lower};
     let mut rows = Vec::new();
-    for (label, size) in [("rt64", "rt64"), ("rt4k", "rt4k")] {
-        for placement in ["pinned", "unpinned"] {
-            for stat in ["mean", "p50", "p99"] {
+    // Round trips: (row prefix, fifo-rpc family, placement), all against the raw FIFO floor of
+    // the same placement.
+    let latency: &[(&str, &str, &str)] = &[
+        ("", "rpc", "pinned"),
+        ("", "rpc", "unpinned"),
+        ("", "rpc", "split"),
+        ("nospin_", "rpc_nospin", "pinned"),
+        ("nospin_", "rpc_nospin", "unpinned"),
+        ("nospin_", "rpc_nospin", "split"),
+        ("pool_", "rpc_pool", "pinned"),
+        ("pool_", "rpc_pool", "unpinned"),
+    ];
+    for size in ["rt64", "rt4k"] {
+        for &(variant, family, placement) in latency {
+            if family == "rpc_pool" && size == "rt4k" {
+                continue;
+            }
+            for stat in ["p50", "mean", "p99"] {
+                // rt64_pinned_p50_us, rt64_unpinned_nospin_p50_us, ...
+                let name = match variant {
+                    "" => format!("{size}_{placement}_{stat}_us"),
+                    v => format!("{size}_{placement}_{v}{stat}_us"),
+                };
                 rows.push(row(
-                    &format!("{label}_{placement}_{stat}_us"),
+                    &name,
                     "us",
                     Lower,
-                    &format!("rpc.{size}.{placement}.{stat}_us"),
+                    &format!("{family}.{size}.{placement}.{stat}_us"),
                     &format!("fifo.{size}.{placement}.{stat}_us"),
                 ));
             }
         }
-        for stat in ["mean", "p50", "p99"] {
-            rows.push(row(
-                &format!("{label}_unpinned_nospin_{stat}_us"),
-                "us",
-                Lower,
-                &format!("rpc_nospin.{size}.unpinned.{stat}_us"),
-                &format!("fifo.{size}.unpinned.{stat}_us"),
-            ));
-        }
     }
-    for (name, rpc, floor) in [
+    // CPU and allocations per call.
+    let per_call: &[(&str, &str, &str)] = &[
         ("rt64_pinned", "rpc.rt64.pinned", "fifo.rt64.pinned"),
         ("rt64_unpinned", "rpc.rt64.unpinned", "fifo.rt64.unpinned"),
+        ("rt64_split", "rpc.rt64.split", "fifo.rt64.split"),
         (
             "rt64_unpinned_nospin",
             "rpc_nospin.rt64.unpinned",
             "fifo.rt64.unpinned",
         ),
+        (
+            "rt64_split_nospin",
+            "rpc_nospin.rt64.split",
+            "fifo.rt64.split",
+        ),
         ("pipelined64", "rpc.pipelined64", "fifo.pipelined64"),
-    ] {
+    ];
+    for &(name, rpc, floor) in per_call {
         for side in ["client", "server"] {
             rows.push(row(
                 &format!("{name}_{side}_cpu_us_per_call"),
@@ -113,33 +173,87 @@ pub(crate) fn rows() -> Vec<Row> {
             ));
         }
     }
+    for side in ["client", "server"] {
+        rows.push(row(
+            &format!("rt64_pinned_{side}_allocs_per_call"),
+            "allocs/call",
+            Lower,
+            &format!("rpc.rt64.pinned.{side}_allocs"),
+            &format!("fifo.rt64.pinned.{side}_allocs"),
+        ));
+    }
+    // Throughput.
+    for (name, rpc) in [
+        ("pipelined64_calls_per_s", "rpc.pipelined64"),
+        (
+            "pipelined64_4threads_calls_per_s",
+            "rpc.pipelined64_4threads",
+        ),
+        ("pipelined64_pool_calls_per_s", "rpc_pool.pipelined64"),
+        (
+            "pipelined64_4threads_pool_calls_per_s",
+            "rpc_pool.pipelined64_4threads",
+        ),
+        (
+            "concurrent64_4threads_calls_per_s",
+            "rpc.concurrent64_4threads",
+        ),
+    ] {
+        rows.push(row(
+            name,
+            "calls/s",
+            Higher,
+            &format!("{rpc}.calls_per_s"),
+            "fifo.pipelined64.msgs_per_s",
+        ));
+    }
     rows.push(row(
-        "pipelined64_calls_per_s",
+        "pipelined64_vs_batched_floor_calls_per_s",
         "calls/s",
         Higher,
         "rpc.pipelined64.calls_per_s",
-        "fifo.pipelined64.msgs_per_s",
+        "fifo.pipelined64_batched.msgs_per_s",
     ));
-    rows.push(row(
-        "pipelined64_4threads_calls_per_s",
-        "calls/s",
-        Higher,
-        "rpc.pipelined64_4threads.calls_per_s",
-        "fifo.pipelined64.msgs_per_s",
-    ));
-    rows.push(row(
-        "bulk1mib_gb_per_s",
-        "GB/s",
-        Higher,
-        "rpc.bulk1m.gb_per_s",
-        "fifo.stream.default.unpinned.gb_per_s",
-    ));
-    rows.push(row(
-        "bulk16mib_gb_per_s",
-        "GB/s",
-        Higher,
-        "rpc.bulk16m.gb_per_s",
-        "fifo.stream.default.unpinned.gb_per_s",
-    ));
+    // Bulk.
+    for (name, rpc, floor) in [
+        (
+            "bulk1mib_gb_per_s",
+            "rpc.bulk1m.unpinned",
+            "fifo.stream.default.unpinned",
+        ),
+        (
+            "bulk16mib_gb_per_s",
+            "rpc.bulk16m.unpinned",
+            "fifo.stream.default.unpinned",
+        ),
+        (
+            "bulk1mib_split_gb_per_s",
+            "rpc.bulk1m.split",
+            "fifo.stream.default.split",
+        ),
+        (
+            "bulk16mib_split_gb_per_s",
+            "rpc.bulk16m.split",
+            "fifo.stream.default.split",
+        ),
+        (
+            "bulk1mib_bigpipe_gb_per_s",
+            "rpc_bigpipe.bulk1m.unpinned",
+            "fifo.stream.1m.unpinned",
+        ),
+        (
+            "bulk16mib_bigpipe_gb_per_s",
+            "rpc_bigpipe.bulk16m.unpinned",
+            "fifo.stream.1m.unpinned",
+        ),
+    ] {
+        rows.push(row(
+            name,
+            "GB/s",
+            Higher,
+            &format!("{rpc}.gb_per_s"),
+            &format!("{floor}.gb_per_s"),
+        ));
+    }
     rows
 }

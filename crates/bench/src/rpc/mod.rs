@@ -1,4 +1,299 @@
-//! fifo-rpc measured with the same method as the floors: the server in the peer process, the
-//! client in the measuring process.
+//! fifo-rpc measured with the same method as the floors: the server ([`server`]) in the peer
+//! process, a [`Client`] in the measuring process.
+//!
+//! Figure names start with a family that says how client and server were set up:
+//! `rpc` (defaults: client and server spin before sleeping; server with `workers(0)`, handlers
+//! inline), `rpc_nospin` (spin disabled on both sides), `rpc_pool` (the server's default worker
+//! pool), `rpc_pool_nospin`, and `rpc_bigpipe` (both FIFOs asked for 1 MiB).
 
 pub(crate) mod server;
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use fifo_rpc_client::{Client, ClientConfig};
+
+use crate::error::{Context, Error, Result};
+use crate::measure::{batch, round_trips, Metrics};
+use crate::peer::{Peer, PeerArgs, Role};
+use crate::plan::{Placement, Plan};
+use crate::raw::empty_dir;
+use crate::raw::pingpong::size_label;
+use server::{ECHO, ECHO_RAW};
+
+/// Largest message the benchmark's server accepts (bulk runs send 16 MiB bodies).
+pub(crate) const SERVER_MAX_MESSAGE: u32 = 32 << 20;
+/// Calls one pipelining thread keeps in flight.
+pub(crate) const WINDOW: usize = 256;
+/// How long connecting may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How client and server are configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Setup {
+    /// Whether both sides use their default spin-then-block idle strategy (`false`: spin 0).
+    pub(crate) spin: bool,
+    /// Whether the server uses its default worker pool (`false`: `workers(0)`).
+    pub(crate) pool: bool,
+    /// FIFO capacity both sides ask for, if any.
+    pub(crate) pipe_size: Option<usize>,
+}
+
+impl Setup {
+    /// Client and server defaults, handlers inline.
+    pub(crate) const DEFAULT: Setup = Setup {
+        spin: true,
+        pool: false,
+        pipe_size: None,
+    };
+    /// Spin disabled on both sides.
+    pub(crate) const NOSPIN: Setup = Setup {
+        spin: false,
+        ..Setup::DEFAULT
+    };
+    /// The server's default worker pool.
+    pub(crate) const POOL: Setup = Setup {
+        pool: true,
+        ..Setup::DEFAULT
+    };
+    /// 1 MiB FIFOs.
+    pub(crate) const BIGPIPE: Setup = Setup {
+        pipe_size: Some(1 << 20),
+        ..Setup::DEFAULT
+    };
+
+    /// The family part of figure names.
+    pub(crate) fn family(self) -> String {
+        let mut name = String::from("rpc");
+        if self.pool {
+            name.push_str("_pool");
+        }
+        if !self.spin {
+            name.push_str("_nospin");
+        }
+        if self.pipe_size.is_some() {
+            name.push_str("_bigpipe");
+        }
+        name
+    }
+}
+
+/// A running server peer and a connected client.
+pub(crate) struct Session {
+    /// The connected client.
+    pub(crate) client: Client,
+    /// The server process.
+    pub(crate) peer: Peer,
+    _dir: tempfile::TempDir,
+}
+
+impl Session {
+    /// Starts a server peer placed and configured as asked, and connects to it.
+    pub(crate) fn start(setup: Setup, placement: Placement) -> Result<Self> {
+        placement
+            .apply_here()
+            .context("setting the CPU affinity of the measuring thread")?;
+        let dir = empty_dir()?;
+        let svc: PathBuf = dir.path().join("svc");
+        let mut args = PeerArgs::new(Role::RpcServer, svc.clone());
+        args.cpu = placement.peer_cpu();
+        args.workers = if setup.pool { None } else { Some(0) };
+        args.spin_us = if setup.spin { None } else { Some(0) };
+        args.pipe_size = setup.pipe_size;
+        let mut peer = Peer::spawn(&args)?;
+        peer.expect("ready")?;
+        let mut config = ClientConfig::default()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .pipe_size(setup.pipe_size);
+        if !setup.spin {
+            config = config.spin(Duration::ZERO);
+        }
+        let client = config
+            .connect(&svc)
+            .context(format_args!("connecting to {}", svc.display()))?;
+        Ok(Self {
+            client,
+            peer,
+            _dir: dir,
+        })
+    }
+
+    /// Closes the session and waits for the server to shut down.
+    pub(crate) fn finish(self) -> Result<()> {
+        let Session { client, peer, _dir } = self;
+        drop(client);
+        peer.finish()
+    }
+}
+
+/// One run of typed echo round trips with a `size`-byte `Vec<u8>`; figures are named
+/// `FAMILY.rtSIZE.PLACEMENT.*`.
+pub(crate) fn round_trip(
+    setup: Setup,
+    size: usize,
+    placement: Placement,
+    plan: &Plan,
+) -> Result<Metrics> {
+    let prefix = format!(
+        "{}.rt{}.{}",
+        setup.family(),
+        size_label(size),
+        placement.name()
+    );
+    let mut session = Session::start(setup, placement)?;
+    let payload = vec![0xA5u8; size];
+    let client = &session.client;
+    let rt = round_trips(&mut session.peer, plan.warmup, plan.timed, || {
+        let reply: Vec<u8> = client.call(ECHO, &payload).context("echo call")?;
+        check_len(reply.len(), size)
+    })?;
+    session.finish()?;
+    Ok(rt.metrics(&prefix))
+}
+
+/// How a throughput run issues its 64-byte calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Issue {
+    /// `threads` threads, each keeping [`WINDOW`] / `threads` raw calls in flight with
+    /// `send_raw`: figures `FAMILY.pipelined64[_Nthreads].*`.
+    Pipelined {
+        /// Calling threads.
+        threads: usize,
+    },
+    /// `threads` threads, each making blocking raw calls one after another:
+    /// `FAMILY.concurrent64_Nthreads.*`.
+    Blocking {
+        /// Calling threads.
+        threads: usize,
+    },
+}
+
+/// Message size of the throughput runs.
+const SMALL: usize = 64;
+
+/// One unpinned run of `plan.pipelined_msgs` 64-byte raw echo calls issued as `issue` says.
+pub(crate) fn throughput(setup: Setup, issue: Issue, plan: &Plan) -> Result<Metrics> {
+    let prefix = match issue {
+        Issue::Pipelined { threads: 1 } => format!("{}.pipelined64", setup.family()),
+        Issue::Pipelined { threads } => format!("{}.pipelined64_{threads}threads", setup.family()),
+        Issue::Blocking { threads } => {
+            format!("{}.concurrent64_{threads}threads", setup.family())
+        }
+    };
+    let mut session = Session::start(setup, Placement::Unpinned)?;
+    let n = plan.pipelined_msgs;
+    let body = [0x3Cu8; SMALL];
+    let client = &session.client;
+    // Warm-up: connect-time effects and first allocations out of the timed stretch.
+    pipeline(client, (n / 10).max(1), WINDOW, &body)?;
+    let (elapsed, cost) = batch(&mut session.peer, n, |_| match issue {
+        Issue::Pipelined { threads: 1 } => pipeline(client, n, WINDOW, &body),
+        Issue::Pipelined { threads } => on_threads(threads, n, |calls| {
+            pipeline(client, calls, (WINDOW / threads).max(1), &body)
+        }),
+        Issue::Blocking { threads } => on_threads(threads, n, |calls| {
+            for _ in 0..calls {
+                let reply = client.call_raw(ECHO_RAW, &body).context("echo_raw call")?;
+                check_len(reply.len(), SMALL)?;
+            }
+            Ok(())
+        }),
+    })?;
+    session.finish()?;
+    let mut m = Metrics::default();
+    m.push(&prefix, "calls_per_s", n as f64 / elapsed.as_secs_f64());
+    cost.push_into(&mut m, &prefix);
+    Ok(m)
+}
+
+/// `calls` raw echo calls with up to `window` in flight, answers collected in order.
+fn pipeline(client: &Client, calls: usize, window: usize, body: &[u8]) -> Result<()> {
+    let mut in_flight = VecDeque::with_capacity(window);
+    for _ in 0..calls {
+        if in_flight.len() >= window {
+            if let Some(call) = in_flight.pop_front() {
+                wait_echo(call, body.len())?;
+            }
+        }
+        in_flight.push_back(client.send_raw(ECHO_RAW, body).context("send_raw")?);
+    }
+    while let Some(call) = in_flight.pop_front() {
+        wait_echo(call, body.len())?;
+    }
+    Ok(())
+}
+
+fn wait_echo(call: fifo_rpc_client::PendingCall<'_>, len: usize) -> Result<()> {
+    let reply = call.wait().context("waiting for a pipelined answer")?;
+    check_len(reply.len(), len)
+}
+
+/// Splits `total` calls over `threads` scoped threads running `work(calls)`.
+fn on_threads(
+    threads: usize,
+    total: usize,
+    work: impl Fn(usize) -> Result<()> + Sync,
+) -> Result<()> {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|i| {
+                let calls = total / threads + usize::from(i < total % threads);
+                let work = &work;
+                s.spawn(move || work(calls))
+            })
+            .collect();
+        handles.into_iter().try_for_each(|h| {
+            h.join()
+                .map_err(|_| Error::msg("a calling thread panicked"))?
+        })
+    })
+}
+
+/// One run of `count` raw echo calls with a `size`-byte body; figures `FAMILY.bulkSIZE.PLACEMENT.*`
+/// with `gb_per_s` counting the octets of both directions (2 x size per call).
+pub(crate) fn bulk(
+    setup: Setup,
+    size: usize,
+    count: usize,
+    placement: Placement,
+) -> Result<Metrics> {
+    let prefix = format!(
+        "{}.bulk{}m.{}",
+        setup.family(),
+        size >> 20,
+        placement.name()
+    );
+    let mut session = Session::start(setup, placement)?;
+    let body = vec![0x17u8; size];
+    let client = &session.client;
+    let reply = client
+        .call_raw(ECHO_RAW, &body)
+        .context("warm-up bulk call")?;
+    check_len(reply.len(), size)?;
+    let (elapsed, cost) = batch(&mut session.peer, count, |_| {
+        for _ in 0..count {
+            let reply = client
+                .call_raw(ECHO_RAW, &body)
+                .context("bulk echo_raw call")?;
+            check_len(reply.len(), size)?;
+        }
+        Ok(())
+    })?;
+    session.finish()?;
+    let mut m = Metrics::default();
+    let bytes = 2.0 * size as f64 * count as f64;
+    m.push(&prefix, "gb_per_s", bytes / elapsed.as_secs_f64() / 1e9);
+    cost.push_into(&mut m, &prefix);
+    Ok(m)
+}
+
+fn check_len(got: usize, want: usize) -> Result<()> {
+    if got == want {
+        Ok(())
+    } else {
+        Err(Error::msg(format!(
+            "echo answered {got} octets for a {want}-octet request"
+        )))
+    }
+}

@@ -19,7 +19,7 @@ pub(crate) const ECHO_RAW: &str = "echo_raw";
 /// Runs the server in `args.dir` with `args.workers` and `args.spin_us` (server defaults when
 /// absent) until stdin closes, then shuts it down gracefully.
 pub(crate) fn serve(args: &PeerArgs) -> Result<()> {
-    let mut builder = Server::builder(&args.dir);
+    let mut builder = Server::builder(&args.dir).max_message(super::SERVER_MAX_MESSAGE);
     if let Some(workers) = args.workers {
         builder = builder.workers(workers);
     }
