@@ -15,9 +15,6 @@ use crate::conn::{Conn, Dead, Slot};
 use crate::error::ClientError;
 use crate::write::WriteFail;
 
-/// How long [`Client::close`] tries to write its GOODBYE to a full `pipe.in`.
-const CLOSE_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
-
 /// What the server said about itself in WELCOME (spec §6.2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -95,11 +92,22 @@ impl Client {
     /// body does not encode or decode; the errors of [`call_raw`](Self::call_raw).
     ///
     /// # Examples
-    /// ```no_run
-    /// # let client = fifo_rpc_client::Client::connect("/run/user/1000/echo", Default::default())?;
-    /// let reply: String = client.call("echo", &"hello".to_string())?;
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path().join("svc");
+    /// # let server = fifo_rpc_server::Server::bind(&dir)?;
+    /// # let stop = server.shutdown_handle();
+    /// # let router = fifo_rpc_server::Router::new()
+    /// #     .typed("echo", |s: String, _ctx| Ok::<_, fifo_rpc_server::HandlerError>(s))
+    /// #     .raw("bytes", |body, _ctx| Ok(body.to_vec()));
+    /// # let serving = std::thread::spawn(move || server.serve(router));
+    /// # let client = fifo_rpc_client::Client::connect(&dir, Default::default())?;
+    /// let reply: String = client.call("echo", "hello")?;
     /// assert_eq!(reply, "hello");
-    /// # Ok::<(), fifo_rpc_client::ClientError>(())
+    /// # drop(client);
+    /// # stop.shutdown();
+    /// # serving.join().expect("server thread")?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn call<Req, Resp>(&self, method: &str, request: &Req) -> Result<Resp, ClientError>
     where
@@ -145,12 +153,23 @@ impl Client {
     /// [`ClientError::Protocol`] for an empty method or one over 255 octets.
     ///
     /// # Examples
-    /// ```no_run
-    /// # let client = fifo_rpc_client::Client::connect("/run/user/1000/echo", Default::default())?;
-    /// // bincode1 of the string "hi"
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path().join("svc");
+    /// # let server = fifo_rpc_server::Server::bind(&dir)?;
+    /// # let stop = server.shutdown_handle();
+    /// # let router = fifo_rpc_server::Router::new()
+    /// #     .typed("echo", |s: String, _ctx| Ok::<_, fifo_rpc_server::HandlerError>(s))
+    /// #     .raw("bytes", |body, _ctx| Ok(body.to_vec()));
+    /// # let serving = std::thread::spawn(move || server.serve(router));
+    /// # let client = fifo_rpc_client::Client::connect(&dir, Default::default())?;
+    /// // bincode1 of the string "hi" (spec §10.1)
     /// let hi = b"\x02\0\0\0\0\0\0\0hi";
     /// assert_eq!(client.call_raw("echo", hi)?, hi);
-    /// # Ok::<(), fifo_rpc_client::ClientError>(())
+    /// # drop(client);
+    /// # stop.shutdown();
+    /// # serving.join().expect("server thread")?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn call_raw(&self, method: &str, body: &[u8]) -> Result<Vec<u8>, ClientError> {
         call_on(&self.conn(), method, body, self.config.call_timeout)
@@ -180,14 +199,28 @@ impl Client {
     /// calls outstanding it waits for a free place, up to the call timeout.
     ///
     /// # Examples
-    /// ```no_run
-    /// # let client = fifo_rpc_client::Client::connect("/run/user/1000/echo", Default::default())?;
-    /// let hi = b"\x02\0\0\0\0\0\0\0hi";
-    /// let pending: Vec<_> = (0..100).map(|_| client.send_raw("echo", hi)).collect::<Result<_, _>>()?;
-    /// for call in pending {
-    ///     assert_eq!(call.wait()?, hi);
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path().join("svc");
+    /// # let server = fifo_rpc_server::Server::bind(&dir)?;
+    /// # let stop = server.shutdown_handle();
+    /// # let router = fifo_rpc_server::Router::new()
+    /// #     .typed("echo", |s: String, _ctx| Ok::<_, fifo_rpc_server::HandlerError>(s))
+    /// #     .raw("bytes", |body, _ctx| Ok(body.to_vec()));
+    /// # let serving = std::thread::spawn(move || server.serve(router));
+    /// # let client = fifo_rpc_client::Client::connect(&dir, Default::default())?;
+    /// let bodies: Vec<[u8; 4]> = (0..100u32).map(u32::to_le_bytes).collect();
+    /// let pending = bodies
+    ///     .iter()
+    ///     .map(|body| client.send_raw("bytes", body))
+    ///     .collect::<Result<Vec<_>, _>>()?;
+    /// for (call, body) in pending.into_iter().zip(&bodies) {
+    ///     assert_eq!(call.wait()?, body);
     /// }
-    /// # Ok::<(), fifo_rpc_client::ClientError>(())
+    /// # drop(client);
+    /// # stop.shutdown();
+    /// # serving.join().expect("server thread")?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn send_raw<'a>(
         &self,
@@ -195,8 +228,8 @@ impl Client {
         body: &[u8],
     ) -> Result<PendingCall<'a>, ClientError> {
         let conn = self.conn();
-        let deadline = deadline_of(self.config.call_timeout);
-        let request = submit(&conn, method, body, deadline, false)?;
+        let timeout = self.config.call_timeout;
+        let request = submit(&conn, method, body, (deadline_of(timeout), timeout), false)?;
         Ok(PendingCall {
             conn,
             request,
@@ -236,6 +269,24 @@ impl Client {
     /// # Errors
     /// [`ClientError::Codec`], [`ClientError::Disconnected`], [`ClientError::ServerGone`],
     /// [`ClientError::MessageTooLarge`], [`ClientError::Protocol`].
+    ///
+    /// # Examples
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path().join("svc");
+    /// # let server = fifo_rpc_server::Server::bind(&dir)?;
+    /// # let stop = server.shutdown_handle();
+    /// # let router = fifo_rpc_server::Router::new()
+    /// #     .typed("echo", |s: String, _ctx| Ok::<_, fifo_rpc_server::HandlerError>(s))
+    /// #     .raw("bytes", |body, _ctx| Ok(body.to_vec()));
+    /// # let serving = std::thread::spawn(move || server.serve(router));
+    /// # let client = fifo_rpc_client::Client::connect(&dir, Default::default())?;
+    /// client.notify("echo", "no answer expected")?;
+    /// # drop(client);
+    /// # stop.shutdown();
+    /// # serving.join().expect("server thread")?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn notify<T: Serialize + ?Sized>(
         &self,
         method: &str,
@@ -276,17 +327,34 @@ impl Client {
     /// # Errors
     /// As [`call_raw`](Self::call_raw); [`ClientError::Remote`] with `METHOD_NOT_FOUND` if the
     /// server does not serve `exit`.
+    ///
+    /// # Examples
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path().join("svc");
+    /// let server = fifo_rpc_server::Server::bind(&dir)?;
+    /// let serving = std::thread::spawn(move || server.serve(fifo_rpc_server::Router::new().with_exit()));
+    /// let client = fifo_rpc_client::Client::connect(&dir, Default::default())?;
+    /// client.exit()?;
+    /// serving.join().expect("server thread")?; // the server has stopped
+    /// assert!(!client.is_connected());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn exit(&self) -> Result<(), ClientError> {
         let conn = self.conn();
         call_on(&conn, "exit", &[], self.config.call_timeout)?;
         // The server drains and says GOODBYE SHUTTING_DOWN, then closes pipe.out.
         let deadline = deadline_of(self.config.call_timeout);
-        let shut_down = conn.wait_for(deadline, None, |g| {
+        let end = conn.wait_for(deadline, None, |g| {
             let over = g.eof || matches!(g.dead, Some(Dead::Closed | Dead::Violation(_)));
-            over.then(|| Conn::server_shut_down(g))
+            over.then(|| g.dead.clone())
         });
-        match shut_down {
-            Some(_) => Ok(()),
+        match end {
+            // GOODBYE SHUTTING_DOWN then EOF, or EOF alone: the server has stopped.
+            Some(Some(Dead::Goodbye(_) | Dead::ServerGone)) => Ok(()),
+            Some(dead) => {
+                Err(dead.map_or(ClientError::Disconnected, |d| d.unknown_outcome_error()))
+            }
             // No EOF in time: accept the GOODBYE alone.
             None if Conn::server_shut_down(&conn.state.lock()) => Ok(()),
             None => Err(ClientError::Timeout {
@@ -301,7 +369,7 @@ impl Client {
     /// [`ClientError::Disconnected`]. Idempotent; [`reconnect`](Self::reconnect) starts a new
     /// session.
     pub fn close(&self) {
-        self.conn().close(CLOSE_WRITE_TIMEOUT);
+        self.conn().close();
     }
 
     /// Closes the current session, if any, and connects again (waiting up to the connect
@@ -315,9 +383,33 @@ impl Client {
     ///
     /// # Errors
     /// As [`connect`](Self::connect). On error the client stays disconnected.
+    ///
+    /// # Examples
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path().join("svc");
+    /// # let server = fifo_rpc_server::Server::bind(&dir)?;
+    /// # let stop = server.shutdown_handle();
+    /// # let router = fifo_rpc_server::Router::new()
+    /// #     .typed("echo", |s: String, _ctx| Ok::<_, fifo_rpc_server::HandlerError>(s))
+    /// #     .raw("bytes", |body, _ctx| Ok(body.to_vec()));
+    /// # let serving = std::thread::spawn(move || server.serve(router));
+    /// # let client = fifo_rpc_client::Client::connect(&dir, Default::default())?;
+    /// let before = client.server_info().instance_id;
+    /// client.close();
+    /// assert!(!client.is_connected());
+    /// client.reconnect()?;
+    /// let reply: String = client.call("echo", "back")?;
+    /// assert_eq!(reply, "back");
+    /// assert_eq!(client.server_info().instance_id, before); // the same server
+    /// # drop(client);
+    /// # stop.shutdown();
+    /// # serving.join().expect("server thread")?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn reconnect(&self) -> Result<(), ClientError> {
         let _one_at_a_time = self.reconnecting.lock();
-        self.conn().close(CLOSE_WRITE_TIMEOUT);
+        self.conn().close();
         let fresh = open(&self.dir, &self.config)?;
         *self.conn.write() = fresh;
         Ok(())
@@ -360,7 +452,7 @@ impl Client {
 
 impl Drop for Client {
     fn drop(&mut self) {
-        self.conn.get_mut().close(CLOSE_WRITE_TIMEOUT);
+        self.conn.get_mut().close();
     }
 }
 
@@ -434,7 +526,7 @@ fn call_on(
     timeout: Option<Duration>,
 ) -> Result<Vec<u8>, ClientError> {
     let deadline = deadline_of(timeout);
-    let request = submit(conn, method, body, deadline, true)?;
+    let request = submit(conn, method, body, (deadline, timeout), true)?;
     wait_answer(conn, request, method, deadline, timeout)
 }
 
@@ -444,7 +536,7 @@ fn submit(
     conn: &Conn,
     method: &str,
     body: &[u8],
-    deadline: Option<Instant>,
+    (deadline, timeout): (Option<Instant>, Option<Duration>),
     write_now: bool,
 ) -> Result<u32, ClientError> {
     let mut g = conn.state.lock();
@@ -465,7 +557,10 @@ fn submit(
                 g = conn.state.lock();
                 g.capacity_waiters -= 1;
                 if room.is_none() {
-                    return Err(timeout_error(method, deadline));
+                    return Err(ClientError::Timeout {
+                        method: method.to_owned(),
+                        after: timeout.unwrap_or_default(),
+                    });
                 }
             }
             Err(e) => return Err(e.into()),
@@ -532,9 +627,7 @@ fn wait_answer(
 
 /// Removes the slot of `request` if its outcome came: `(outcome, how the session ended)`.
 fn take_outcome(g: &mut crate::conn::Shared, request: u32) -> Option<(CallOutcome, Option<Dead>)> {
-    if g.slots.get(&request)?.outcome.is_none() {
-        return None;
-    }
+    g.slots.get(&request)?.outcome.as_ref()?;
     let outcome = g.slots.remove(&request)?.outcome?;
     Some((outcome, g.dead.clone()))
 }
@@ -548,13 +641,5 @@ fn abandon(conn: &Conn, request: u32) {
     {
         let s = &mut *g;
         s.session.cancel(request, &mut s.tx);
-    }
-}
-
-fn timeout_error(method: &str, deadline: Option<Instant>) -> ClientError {
-    let _ = deadline;
-    ClientError::Timeout {
-        method: method.to_owned(),
-        after: Duration::ZERO,
     }
 }

@@ -254,9 +254,10 @@ impl Conn {
         self.wake_all(g);
     }
 
-    /// Closes the session from this side: GOODBYE `NO_ERROR` (FR-BYE-1), written within
-    /// `write_timeout`, then `client.lock` is released. Idempotent.
-    pub(crate) fn close(&self, write_timeout: Duration) {
+    /// Closes the session from this side: GOODBYE `NO_ERROR` (FR-BYE-1), written if `pipe.in`
+    /// has room for it (the server drops the session at EOF anyway), then `client.lock` is
+    /// released. Idempotent.
+    pub(crate) fn close(&self) {
         {
             let mut g = self.state.lock();
             if g.dead.is_none() {
@@ -264,8 +265,7 @@ impl Conn {
                 g.session.goodbye(&mut goodbye);
                 self.dispatch(&mut g); // fails the outstanding calls, drops unwritten frames
                 g.tx.extend_from_slice(&goodbye);
-                let deadline = std::time::Instant::now() + write_timeout;
-                drop(self.flush(g, Some(deadline), false));
+                drop(self.flush(g, Some(std::time::Instant::now()), false));
             }
         }
         self.lock.lock().take();

@@ -5,21 +5,25 @@
 //! every wait happens in a thread that called it, every call is sent at most once, and
 //! [`Client::reconnect`] is explicit.
 //!
-//! ```no_run
-//! use std::time::Duration;
-//! use fifo_rpc_client::{ClientConfig, ClientError};
+//! ```
+//! use fifo_rpc_client::{ClientConfig, ErrorCode};
+//! use fifo_rpc_server::{HandlerError, Router, Server};
 //!
-//! let client = ClientConfig::default()
-//!     .connect_timeout(Duration::from_secs(5)) // wait this long for the server to appear
-//!     .connect("/run/user/1000/echo")?;
+//! # let tmp = tempfile::tempdir()?;
+//! # let dir = tmp.path().join("svc");
+//! // A server to talk to; normally another process (`cargo run --example echo_server`).
+//! let server = Server::bind(&dir)?;
+//! let router = Router::new().typed("echo", |s: String, _ctx| Ok::<_, HandlerError>(s)).with_exit();
+//! let serving = std::thread::spawn(move || server.serve(router));
+//!
+//! let client = ClientConfig::default().connect(&dir)?; // waits up to 5 s for the server
 //! let reply: String = client.call("echo", "hello")?;
 //! assert_eq!(reply, "hello");
-//! match client.call::<_, String>("fail", "oops") {
-//!     Err(ClientError::Remote { code, message, .. }) => println!("{code}: {message}"),
-//!     other => println!("{other:?}"),
-//! }
-//! client.exit()?; // the echo server stops (FR-EXIT-1)
-//! # Ok::<(), ClientError>(())
+//! let err = client.call::<_, String>("nope", "?").unwrap_err();
+//! assert_eq!(err.remote_code(), Some(ErrorCode::METHOD_NOT_FOUND));
+//! client.exit()?; // the server answers, says GOODBYE and stops (FR-EXIT-1)
+//! # serving.join().expect("server thread")?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! # Connecting

@@ -8,6 +8,7 @@ use std::time::Instant;
 use fifo_rpc_fifo::{wait, Interest, ReadOutcome};
 
 use crate::conn::{Conn, ReadSide, Shared};
+use crate::write::WriteFail;
 
 /// The result of one [`Conn::pump`].
 pub(crate) enum Pump<T> {
@@ -103,8 +104,12 @@ impl Conn {
                 return Some(value);
             }
             if !g.writing && !g.tx.is_empty() {
-                g = self.flush(g, deadline, false).0;
-                continue;
+                let (guard, written) = self.flush(g, deadline, false);
+                g = guard;
+                if !matches!(written, Err(WriteFail::Timeout)) {
+                    continue;
+                }
+                // The frames are back in `tx`; the deadline has passed.
             }
             if g.eof || deadline.is_some_and(|d| Instant::now() >= d) {
                 self.pass_baton(&g);

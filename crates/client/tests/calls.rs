@@ -266,3 +266,21 @@ fn more_callers_than_max_in_flight() {
     stop.shutdown();
     serving.join().unwrap().unwrap();
 }
+
+// The client is shared between threads by reference or Arc.
+#[test]
+fn client_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Client>();
+    assert_send_sync::<ClientError>();
+    let _wd = Watchdog::new("client_is_send_and_sync", Duration::from_secs(60));
+    let t = TestDir::new();
+    let _server = ServerThread::start(&t.service());
+    let client = Client::connect(t.service(), config()).unwrap();
+    thread::scope(|s| {
+        for i in 0..4u8 {
+            let client = &client;
+            s.spawn(move || assert_eq!(client.call_raw("bytes", &[i]).unwrap(), [i]));
+        }
+    });
+}
