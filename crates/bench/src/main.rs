@@ -9,6 +9,7 @@
 //! [`peer`] for the control channel between the two.
 
 mod alloc;
+mod alloc_check;
 mod error;
 mod measure;
 mod peer;
@@ -43,6 +44,10 @@ struct Cli {
     /// Also write the results as JSON to this file.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+    /// Instead of the benchmark: count the allocations of a steady-state 64-byte call on each
+    /// side and print where they come from.
+    #[arg(long)]
+    alloc_check: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -58,6 +63,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Some(Command::Peer(args)) => run_peer(args),
+        None if cli.alloc_check => {
+            alloc_check::run(if cli.quick { &Plan::QUICK } else { &Plan::FULL })
+        }
         None => run_parent(&cli),
     };
     match result {

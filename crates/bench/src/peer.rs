@@ -4,7 +4,10 @@
 //! Control protocol, one line each: the peer prints `ready` once its ends are open; the parent
 //! sends `usage` and the peer answers `usage USER_NS SYS_NS ALLOCS ALLOC_BYTES` (its
 //! `getrusage(RUSAGE_SELF)` and allocation counters so far); roles that finish on their own print
-//! `done ...`. The parent closes the peer's stdin to tell a server peer to stop.
+//! `done ...`. The parent closes the peer's stdin to tell a server peer to stop. For the
+//! allocation check, `trace on` / `trace off` (answered `tracing` / `traced`) bracket a window in
+//! which the peer records allocation stacks, and `sites OPS` prints them to stderr (answered
+//! `sites`).
 
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Write};
@@ -244,6 +247,18 @@ impl Peer {
         Usage::parse(&fields)
     }
 
+    /// Sends one control line and waits for the reply line starting with `reply`.
+    pub(crate) fn command(&mut self, line: &str, reply: &str) -> Result<Vec<String>> {
+        let stdin = self
+            .stdin
+            .as_mut()
+            .ok_or_else(|| Error::msg("peer control channel already closed"))?;
+        writeln!(stdin, "{line}")
+            .and_then(|()| stdin.flush())
+            .context(format_args!("sending `{line}` to the {:?} peer", self.role))?;
+        self.expect(reply)
+    }
+
     /// Closes the control channel and waits for the peer to exit successfully.
     pub(crate) fn finish(mut self) -> Result<()> {
         drop(self.stdin.take());
@@ -310,7 +325,21 @@ pub(crate) mod control {
                     );
                     let _ = out.flush();
                 }
-                Ok(_) => {}
+                Ok(_) if line.trim() == "trace on" => {
+                    crate::alloc::trace(true);
+                    say("tracing");
+                }
+                Ok(_) if line.trim() == "trace off" => {
+                    crate::alloc::trace(false);
+                    say("traced");
+                }
+                Ok(_) => {
+                    if let Some(ops) = line.trim().strip_prefix("sites ") {
+                        let ops = ops.parse().unwrap_or(1);
+                        eprint!("{}", crate::alloc::sites_report(ops));
+                        say("sites");
+                    }
+                }
             }
         }
     }

@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use fifo_rpc_client::{Client, ClientConfig};
+use fifo_rpc_client::{Client, ClientConfig, PendingCall};
 
 use crate::error::{Context, Error, Result};
 use crate::measure::{batch, round_trips, Metrics};
@@ -208,8 +208,25 @@ pub(crate) fn throughput(setup: Setup, issue: Issue, plan: &Plan) -> Result<Metr
 }
 
 /// `calls` raw echo calls with up to `window` in flight, answers collected in order.
-fn pipeline(client: &Client, calls: usize, window: usize, body: &[u8]) -> Result<()> {
-    let mut in_flight = VecDeque::with_capacity(window);
+pub(crate) fn pipeline(client: &Client, calls: usize, window: usize, body: &[u8]) -> Result<()> {
+    pipeline_with(
+        client,
+        calls,
+        window,
+        body,
+        &mut VecDeque::with_capacity(window),
+    )
+}
+
+/// [`pipeline`] with the caller's queue of calls in flight (no allocation of its own).
+pub(crate) fn pipeline_with(
+    client: &Client,
+    calls: usize,
+    window: usize,
+    body: &[u8],
+    in_flight: &mut VecDeque<PendingCall<'static>>,
+) -> Result<()> {
+    in_flight.clear();
     for _ in 0..calls {
         if in_flight.len() >= window {
             if let Some(call) = in_flight.pop_front() {
@@ -224,7 +241,7 @@ fn pipeline(client: &Client, calls: usize, window: usize, body: &[u8]) -> Result
     Ok(())
 }
 
-fn wait_echo(call: fifo_rpc_client::PendingCall<'_>, len: usize) -> Result<()> {
+fn wait_echo(call: PendingCall<'_>, len: usize) -> Result<()> {
     let reply = call.wait().context("waiting for a pipelined answer")?;
     check_len(reply.len(), len)
 }
