@@ -284,3 +284,21 @@ fn client_is_send_and_sync() {
         }
     });
 }
+
+// FR-FIFO-13: one thread pipelines large calls without reading; while it waits for room in a
+// full pipe.in it must drain pipe.out, which the server fills with answers meanwhile.
+#[test]
+fn writer_drains_answers_while_pipe_in_is_full() {
+    let _wd = Watchdog::new("writer_drains_answers", Duration::from_secs(60));
+    let t = TestDir::new();
+    let _server = ServerThread::start(&t.service());
+    let client = Client::connect(t.service(), config()).unwrap();
+    let bodies: Vec<Vec<u8>> = (0..16u8).map(|i| vec![i; 256 << 10]).collect();
+    let pending: Vec<_> = bodies
+        .iter()
+        .map(|b| client.send_raw("bytes", b).unwrap())
+        .collect();
+    for (call, body) in pending.into_iter().zip(&bodies) {
+        assert!(call.wait().unwrap() == *body);
+    }
+}
