@@ -15,7 +15,7 @@ use fifo_rpc_protocol::{ErrorCode, GoodbyeCode, ProtocolError};
 /// | variant | was the call run? | retry? |
 /// |---|---|---|
 /// | [`Remote`](Self::Remote) | the server answered with an error | depends on the code |
-/// | [`NotProcessed`](Self::NotProcessed) | no (the server said GOODBYE first) | yes, after [`reconnect`](crate::Client::reconnect) |
+/// | [`NotProcessed`](Self::NotProcessed) | no (the server said GOODBYE `SHUTTING_DOWN` first) | yes, after [`reconnect`](crate::Client::reconnect) |
 /// | [`ServerGone`](Self::ServerGone) | unknown (at most once, FR-BYE-4) | only if the call is idempotent |
 /// | [`Timeout`](Self::Timeout) | unknown; it was cancelled | only if the call is idempotent |
 /// | [`Disconnected`](Self::Disconnected) | no, it was never sent | after [`reconnect`](crate::Client::reconnect) |
@@ -94,8 +94,8 @@ pub enum ClientError {
     )]
     ServerGone,
 
-    /// The server ended the session before running the call (GOODBYE, FR-BYE-3): it is safe to
-    /// retry after reconnecting.
+    /// The server ended the session before running the call (GOODBYE `SHUTTING_DOWN`,
+    /// FR-BYE-3): it is safe to retry after reconnecting.
     #[error("the server ended the session before running the call; reconnect and retry")]
     NotProcessed,
 

@@ -87,11 +87,12 @@ pub enum CallOutcome {
         /// Opaque details, possibly empty.
         details: Vec<u8>,
     },
-    /// The server said GOODBYE before answering: the call was not run and may be retried after
-    /// reconnecting (FR-BYE-3).
+    /// The server said GOODBYE `SHUTTING_DOWN` before answering: the call was not run and may be
+    /// retried after reconnecting (FR-BYE-3).
     NotProcessed,
-    /// The session ended without an answer (EOF, `EPIPE`, a local GOODBYE, a session error): the
-    /// server may or may not have run the call, and it is never re-sent (FR-BYE-4).
+    /// The session ended without an answer (EOF, `EPIPE`, a GOODBYE other than `SHUTTING_DOWN`,
+    /// a local GOODBYE, a session error): the server may or may not have run the call, and it is
+    /// never re-sent (FR-BYE-4).
     Unknown,
     /// The answer arrived but the receiver had to drop it, for example because it exceeded the
     /// client's Max Message (FR-FRAG-3).
@@ -664,9 +665,16 @@ impl ClientSession {
             }
             Message::Pong { opaque } => self.events.push_back(ClientEvent::Pong { opaque }),
             Message::Goodbye(goodbye) => {
-                // FR-BYE-3: the server ran and answered every call it started before GOODBYE.
+                // FR-BYE-3: before GOODBYE SHUTTING_DOWN the server answered every call it started
+                // (FR-BYE-2), so the rest were not run; after another code they may have been.
+                let outcome =
+                    if GoodbyeCode(goodbye.code).normalized() == GoodbyeCode::SHUTTING_DOWN {
+                        CallOutcome::NotProcessed
+                    } else {
+                        CallOutcome::Unknown
+                    };
                 self.events.push_back(ClientEvent::Goodbye(goodbye.clone()));
-                self.close(CloseReason::Goodbye(goodbye), CallOutcome::NotProcessed);
+                self.close(CloseReason::Goodbye(goodbye), outcome);
             }
             Message::Welcome(_) => self.violation(frame_type::WELCOME, "WELCOME twice"),
             other => self.violation(
@@ -1060,6 +1068,32 @@ mod tests {
         );
         s.handle_eof();
         assert_eq!(events(&mut s), [], "EOF after GOODBYE changes nothing");
+    }
+
+    // FR-BYE-3: after a GOODBYE other than SHUTTING_DOWN the calls may have run: outcome unknown.
+    #[test]
+    fn other_server_goodbye_leaves_outcome_unknown() {
+        let mut s = established(4096, 1 << 20, 8);
+        let id = s.start_call("m", b"", &mut Vec::new()).unwrap();
+        let bye = Goodbye {
+            code: GoodbyeCode::SLOW_READER.0,
+            last_request: id,
+            message: "slow".into(),
+        };
+        s.handle_bytes(&bytes_of(Message::Goodbye(bye.clone()), SID));
+        assert_eq!(
+            events(&mut s),
+            [
+                ClientEvent::Goodbye(bye.clone()),
+                ClientEvent::Reply {
+                    request: id,
+                    outcome: CallOutcome::Unknown
+                },
+                ClientEvent::Closed {
+                    reason: CloseReason::Goodbye(bye)
+                },
+            ]
+        );
     }
 
     // FR-BYE-4, FR-FRAG-6: EOF fails outstanding calls as outcome unknown; a partial answer is
