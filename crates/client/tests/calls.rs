@@ -69,10 +69,20 @@ fn remote_errors_are_typed() {
 // every answer checked octet for octet against its request.
 #[test]
 fn many_threads_random_sizes() {
+    many_threads(config());
+}
+
+// The same without spinning: every wait sleeps in poll or parks at once.
+#[test]
+fn many_threads_random_sizes_without_spin() {
+    many_threads(config().spin(Duration::ZERO));
+}
+
+fn many_threads(config: ClientConfig) {
     let _wd = Watchdog::new("many_threads_random_sizes", Duration::from_secs(120));
     let t = TestDir::new();
     let _server = ServerThread::start(&t.service());
-    let client = Arc::new(Client::connect(t.service(), config()).unwrap());
+    let client = Arc::new(Client::connect(t.service(), config).unwrap());
     let threads: Vec<_> = (0..8u64)
         .map(|seed| {
             let client = Arc::clone(&client);
