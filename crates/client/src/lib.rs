@@ -69,6 +69,7 @@
 #![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
 
+mod call;
 mod client;
 mod config;
 mod conn;
@@ -77,7 +78,8 @@ mod error;
 mod read;
 mod write;
 
-pub use client::{Client, PendingCall, ServerInfo};
+pub use call::PendingCall;
+pub use client::{Client, ServerInfo};
 pub use config::ClientConfig;
 pub use error::ClientError;
 pub use fifo_rpc_protocol::{ErrorCode, GoodbyeCode};
