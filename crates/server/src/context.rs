@@ -60,8 +60,8 @@ impl<'a> Context<'a> {
     /// `true` if the client cancelled this call (FR-CANCEL-2) or its session ended, so the
     /// answer will not be read. A long handler checks it now and then and returns early; the
     /// server still sends exactly one answer if the session is alive. Always `false` for a
-    /// NOTIFY and for calls run inline on the I/O thread (`workers(0)`), where nothing is read
-    /// while the handler runs.
+    /// NOTIFY. With `workers(0)` nothing is read while a handler runs, so a CANCEL sent after the
+    /// call is seen only once the handler has returned.
     pub fn cancelled(&self) -> bool {
         match &self.call {
             Some((shared, reply)) => shared.is_cancelled(reply),

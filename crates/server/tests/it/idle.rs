@@ -1,4 +1,5 @@
-//! FR-FIFO-16: an idle server, with a client connected but silent, sleeps in `poll`.
+//! FR-FIFO-16, FR-FIFO-15: an idle server, with a client connected but silent or after a client
+//! left, sleeps in `poll`.
 
 use std::time::{Duration, Instant};
 
@@ -27,16 +28,7 @@ fn fr_fifo_16_idle_server_uses_no_cpu() {
         c.handshake();
         let _ = c.call(1, "echo", &string_body("wake up"));
         // The measured idle window: the client is connected and silent.
-        let window = Duration::from_secs(1);
-        let before = thread_cpu(srv.tid);
-        let start = Instant::now();
-        std::thread::sleep(window);
-        let used = thread_cpu(srv.tid) - before;
-        let elapsed = start.elapsed();
-        assert!(
-            used.as_secs_f64() < 0.05 * elapsed.as_secs_f64(),
-            "the I/O thread used {used:?} of CPU in {elapsed:?} while idle (workers {workers})"
-        );
+        assert_idle(srv.tid, workers, "a client connected and silent");
         // Still serving after the idle period.
         let m = c.call(2, "echo", &string_body("again"));
         assert!(
@@ -44,6 +36,22 @@ fn fr_fifo_16_idle_server_uses_no_cpu() {
             "{m:?}"
         );
         c.close();
+        // FR-FIFO-15: after the client left (POLLHUP), the server does not spin on the hang-up.
+        srv.wait_log(|r| matches!(r, fifo_rpc_server::ServerLog::SessionEnded { .. }));
+        assert_idle(srv.tid, workers, "after the client left");
         srv.stop();
     }
+}
+
+/// Measures the serving thread's CPU time over a half-second window of idleness.
+fn assert_idle(tid: i32, workers: usize, what: &str) {
+    let before = thread_cpu(tid);
+    let start = Instant::now();
+    std::thread::sleep(Duration::from_millis(500));
+    let used = thread_cpu(tid) - before;
+    let elapsed = start.elapsed();
+    assert!(
+        used.as_secs_f64() < 0.05 * elapsed.as_secs_f64(),
+        "the I/O thread used {used:?} of CPU in {elapsed:?} while idle, {what} (workers {workers})"
+    );
 }
