@@ -83,7 +83,8 @@ impl<'a> Io<'a> {
             if self.shared.handle.is_requested() && !self.shutdown_begun {
                 self.begin_shutdown()?;
             }
-            if self.finished() {
+            // The session machine closes only after begin_shutdown: no lock needed before.
+            if self.shutdown_begun && self.finished() {
                 return Ok(());
             }
             if let Some(until) = spin_until {
