@@ -17,62 +17,29 @@
 //! the server to stop (FR-EXIT-1) and prints `server exited` once it has acknowledged. Without
 //! messages it sends `msg 1` to `msg 10`, then `exit`. Exit status 0 on success; otherwise one
 //! line on stderr saying what went wrong (no server within the timeout, the server gone in the
-//! middle of a call, ...) and a non-zero status.
+//! middle of a call, ...) and a non-zero status. The program itself is in
+//! `examples/echo/client.rs`, shared with `echo_demo`.
 
-use std::path::PathBuf;
+#[path = "echo/client.rs"]
+mod client;
+
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::Parser;
-use fifo_rpc_client::{ClientConfig, ClientError};
 
-/// Call the FIFO-RPC/1 echo service in a directory.
 #[derive(Parser, Debug)]
-#[command(version, about)]
-struct Args {
-    /// Service directory of the server.
-    #[arg(long)]
-    dir: PathBuf,
-    /// Milliseconds to wait for the server to appear (and for each answer).
-    #[arg(long, default_value_t = 5000)]
-    timeout_ms: u64,
-    /// Messages to echo; `exit` stops the server. Default: `msg 1` .. `msg 10`, then `exit`.
-    messages: Vec<String>,
+#[command(version, about = "Call the FIFO-RPC/1 echo service in a directory")]
+struct Cli {
+    #[command(flatten)]
+    args: client::ClientArgs,
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    match run(args) {
+    match client::run(Cli::parse().args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("echo_client: {e}");
             ExitCode::FAILURE
         }
     }
-}
-
-fn run(args: Args) -> Result<(), ClientError> {
-    let timeout = Duration::from_millis(args.timeout_ms);
-    let client = ClientConfig::default()
-        .connect_timeout(timeout)
-        .call_timeout(Some(timeout.max(Duration::from_secs(1))))
-        .connect(&args.dir)?;
-    let messages = if args.messages.is_empty() {
-        let mut default: Vec<String> = (1..=10).map(|i| format!("msg {i}")).collect();
-        default.push("exit".to_owned());
-        default
-    } else {
-        args.messages
-    };
-    for message in messages {
-        if message == "exit" {
-            client.exit()?;
-            println!("server exited");
-        } else {
-            println!("sent: {message}");
-            let reply: String = client.call("echo", &message)?;
-            println!("received: {reply}");
-        }
-    }
-    Ok(())
 }

@@ -8,95 +8,29 @@
 //! It creates the directory if needed, prints `listening on DIR` once a client can connect, and
 //! serves until `exit`, SIGINT or SIGTERM; then it removes its FIFOs and lock files and exits 0.
 //! Problems while serving (bytes that are not frames, a panicking handler) are reported on
-//! stderr; a failure to start is one line on stderr and a non-zero exit status.
+//! stderr; a failure to start is one line on stderr and a non-zero exit status. The program
+//! itself is in `examples/echo/server.rs`, shared with `echo_demo`.
 
-use std::io::Write;
-use std::path::PathBuf;
+#[path = "echo/server.rs"]
+mod server;
+
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::Parser;
-use fifo_rpc_server::{HandlerError, LogLevel, Router, Server};
-use nix::sys::signal::{SigSet, Signal};
 
-/// Serve the FIFO-RPC/1 echo service in a directory.
 #[derive(Parser, Debug)]
-#[command(version, about)]
-struct Args {
-    /// Service directory (created with mode 0700 if missing).
-    #[arg(long)]
-    dir: PathBuf,
-    /// Worker threads for handlers (0 runs them on the I/O thread; default: one per CPU).
-    #[arg(long)]
-    workers: Option<usize>,
-    /// Microseconds the I/O thread spins after activity before it sleeps.
-    #[arg(long)]
-    spin_us: Option<u64>,
-    /// Also report sessions starting and ending on stderr.
-    #[arg(long, short)]
-    verbose: bool,
+#[command(version, about = "Serve the FIFO-RPC/1 echo service in a directory")]
+struct Cli {
+    #[command(flatten)]
+    args: server::ServerArgs,
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    match run(&args) {
+    match server::run(&Cli::parse().args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("echo_server: {e}");
             ExitCode::FAILURE
         }
     }
-}
-
-fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
-    // SIGINT and SIGTERM are blocked before any thread starts, so every thread inherits the mask
-    // and only the waiting thread below receives them: no code runs in a signal handler.
-    let mut signals = SigSet::empty();
-    signals.add(Signal::SIGINT);
-    signals.add(Signal::SIGTERM);
-    signals.thread_block()?;
-
-    let verbose = args.verbose;
-    let mut builder = Server::builder(&args.dir).on_log(move |record| {
-        if verbose || record.level() >= LogLevel::Warn {
-            eprintln!("echo_server: {record}");
-        }
-    });
-    if let Some(workers) = args.workers {
-        builder = builder.workers(workers);
-    }
-    if let Some(us) = args.spin_us {
-        builder = builder.spin(Duration::from_micros(us));
-    }
-    let server = builder.bind()?;
-
-    let stop = server.shutdown_handle();
-    std::thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || {
-            if signals.wait().is_ok() {
-                stop.shutdown();
-            }
-        })?;
-
-    let router = Router::new()
-        .typed("echo", |text: String, _ctx| Ok::<_, HandlerError>(text))
-        .typed("fail", |text: String, _ctx| {
-            Err::<String, _>(HandlerError::application(1000, text))
-        })
-        .with_exit();
-
-    let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "listening on {}", args.dir.display())?;
-    stdout.flush()?;
-    drop(stdout);
-
-    let summary = server.serve(router)?;
-    if verbose {
-        eprintln!(
-            "echo_server: served {} sessions, {} calls",
-            summary.sessions, summary.calls
-        );
-    }
-    Ok(())
 }
