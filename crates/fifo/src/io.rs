@@ -15,7 +15,7 @@ use crate::dir::ServiceDir;
 use crate::error::{io_err, FifoError, Result};
 use crate::open::open_fifo;
 use crate::poll::{wait, Interest, Readiness};
-use crate::sigpipe::SigpipeBlock;
+use crate::sigpipe::WriteShield;
 use crate::wake::Waker;
 
 /// The result of one [`FifoReader::read`].
@@ -261,14 +261,14 @@ impl FifoWriter {
         if buf.is_empty() {
             return Ok(WriteOutcome::Written(0));
         }
-        let mut block = SigpipeBlock::new()?;
+        let mut shield = WriteShield::new()?;
         loop {
             match nix::unistd::write(&self.fd, buf) {
                 Ok(n) => return Ok(WriteOutcome::Written(n)),
                 Err(Errno::EAGAIN) => return Ok(WriteOutcome::WouldBlock),
                 Err(Errno::EINTR) => continue,
                 Err(Errno::EPIPE) => {
-                    block.got_epipe();
+                    shield.got_epipe();
                     return Err(FifoError::PeerGone {
                         path: self.path.clone(),
                     });

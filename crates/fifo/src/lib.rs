@@ -81,4 +81,5 @@ pub use files::{PIPE_IN, PIPE_OUT};
 pub use io::{FifoReader, FifoWriter, ReadOutcome, WriteOutcome};
 pub use lock::{ClientLock, ServerLock, CLIENT_LOCK, FILE_MODE, LOCK};
 pub use poll::{wait, Events, Interest, Readiness, MAX_WAIT_FDS};
+pub use sigpipe::SigpipeGuard;
 pub use wake::Waker;

@@ -7,6 +7,13 @@
 //! calling thread; if the write failed with `EPIPE` and no `SIGPIPE` was pending before, it
 //! consumes the one the write raised (`sigtimedwait` with a zero timeout); then it restores the
 //! thread's mask. This is libpq's `pq_block_sigpipe`/`pq_reset_sigpipe`.
+//!
+//! That costs two `pthread_sigmask` calls per write. A thread that writes often (a server's I/O
+//! thread, a benchmark's client thread) can hold a [`SigpipeGuard`] instead: `SIGPIPE` then stays
+//! blocked for the guard's lifetime, writes skip the masking, and a write that fails with `EPIPE`
+//! consumes the signal it raised at once.
+
+use std::cell::Cell;
 
 use nix::errno::Errno;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
@@ -71,6 +78,104 @@ impl Drop for SigpipeBlock {
         }
         if let Some(old) = self.old_mask {
             let _ = old.thread_set_mask();
+        }
+    }
+}
+
+thread_local! {
+    /// How many [`SigpipeGuard`]s the thread holds, and whether a `SIGPIPE` was pending when the
+    /// outermost one was created (that one is not ours to consume).
+    static GUARD: Cell<(u32, bool)> = const { Cell::new((0, false)) };
+}
+
+/// Keeps `SIGPIPE` blocked in the calling thread while it lives, so that
+/// [`FifoWriter::write`](crate::FifoWriter::write) on this thread skips its own per-write
+/// masking (two `pthread_sigmask` calls). Guards nest; the thread's mask is restored when the
+/// outermost one is dropped.
+///
+/// Not `Send`: the signal mask belongs to a thread.
+///
+/// ## System calls
+/// `pthread_sigmask` when the outermost guard is created and dropped (and `sigpending` if
+/// `SIGPIPE` was already blocked); nothing for nested guards.
+///
+/// # Errors
+/// [`FifoError::Os`](crate::FifoError::Os) if the mask cannot be changed.
+///
+/// # Examples
+/// ```
+/// use fifo_rpc_fifo::{FifoError, ServerLock, ServiceDir, SigpipeGuard, PIPE_OUT};
+/// let tmp = tempfile::tempdir()?;
+/// let dir = ServiceDir::create_or_verify(tmp.path())?;
+/// let lock = ServerLock::acquire(&dir)?;
+/// lock.reclaim_and_create()?;
+/// let reader = dir.open_reader(PIPE_OUT)?;
+/// let writer = dir.open_writer(PIPE_OUT)?.expect("a reader is open");
+/// let _guard = SigpipeGuard::new()?; // for this thread's hot loop
+/// drop(reader);
+/// assert!(matches!(writer.write(b"frame"), Err(FifoError::PeerGone { .. })));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct SigpipeGuard {
+    /// The outermost guard's block, which restores the mask on drop; `None` when nested.
+    block: Option<SigpipeBlock>,
+}
+
+impl SigpipeGuard {
+    /// Blocks `SIGPIPE` in the calling thread until the guard (and every guard nested in it) is
+    /// dropped.
+    pub fn new() -> Result<SigpipeGuard> {
+        let (depth, pending_before) = GUARD.get();
+        if depth > 0 {
+            GUARD.set((depth + 1, pending_before));
+            return Ok(SigpipeGuard { block: None });
+        }
+        let block = SigpipeBlock::new()?;
+        GUARD.set((1, block.pending_before));
+        Ok(SigpipeGuard { block: Some(block) })
+    }
+}
+
+impl Drop for SigpipeGuard {
+    fn drop(&mut self) {
+        let (depth, pending_before) = GUARD.get();
+        GUARD.set((depth.saturating_sub(1), pending_before));
+        // The outermost guard's block restores the mask as it drops (after this body).
+        let _ = self.block.take();
+    }
+}
+
+/// How one write keeps `SIGPIPE` from killing the process: under a [`SigpipeGuard`] of the
+/// thread, or with a [`SigpipeBlock`] of its own.
+pub(crate) enum WriteShield {
+    /// The thread holds a guard: nothing to do until `EPIPE`.
+    Guarded {
+        /// A `SIGPIPE` was pending when the guard was created.
+        pending_before: bool,
+    },
+    /// No guard: block for this one write.
+    Own(SigpipeBlock),
+}
+
+impl WriteShield {
+    /// Prepares one write.
+    pub(crate) fn new() -> Result<WriteShield> {
+        match GUARD.get() {
+            (0, _) => SigpipeBlock::new().map(WriteShield::Own),
+            (_, pending_before) => Ok(WriteShield::Guarded { pending_before }),
+        }
+    }
+
+    /// The write failed with `EPIPE`, which raised a `SIGPIPE`: consume it (now under a guard,
+    /// when the block is dropped otherwise).
+    pub(crate) fn got_epipe(&mut self) {
+        match self {
+            WriteShield::Guarded { pending_before } => {
+                if !*pending_before {
+                    consume_sigpipe();
+                }
+            }
+            WriteShield::Own(block) => block.got_epipe(),
         }
     }
 }

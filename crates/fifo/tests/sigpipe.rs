@@ -7,7 +7,7 @@ mod common;
 use std::os::unix::process::ExitStatusExt;
 
 use common::{child_command, output_text, role, run_child, served, watchdog_deadline};
-use fifo_rpc_fifo::{FifoError, PIPE_OUT};
+use fifo_rpc_fifo::{FifoError, SigpipeGuard, PIPE_OUT};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 
 /// Puts `SIGPIPE` back to its default action (terminate), as a C host may leave it.
@@ -145,4 +145,56 @@ fn fr_fifo_17_control_plain_write_is_killed_by_sigpipe() {
         "{}",
         output_text(&output)
     );
+}
+
+/// Child: with SIGPIPE at SIG_DFL, writes under a thread-wide `SigpipeGuard`.
+fn guarded_child() {
+    sigpipe_default();
+    let (_tmp, dir, _lock) = served();
+    let reader = dir.open_reader(PIPE_OUT).unwrap();
+    let writer = dir.open_writer(PIPE_OUT).unwrap().unwrap();
+    assert!(!sigpipe_blocked());
+    {
+        let _outer = SigpipeGuard::new().unwrap();
+        assert!(sigpipe_blocked(), "blocked while the guard lives");
+        {
+            let _nested = SigpipeGuard::new().unwrap();
+            writer.write(b"ok").unwrap();
+        }
+        assert!(sigpipe_blocked(), "a nested guard does not unblock");
+        drop(reader);
+        for _ in 0..3 {
+            let err = writer.write(b"frame").unwrap_err();
+            assert!(matches!(err, FifoError::PeerGone { .. }), "{err:?}");
+            assert!(!sigpipe_pending(), "consumed at once under the guard");
+        }
+        println!("guarded writes: typed errors");
+    }
+    assert!(!sigpipe_blocked(), "mask restored by the outermost guard");
+    assert!(!sigpipe_pending());
+    // Without a guard the per-write path still works.
+    assert!(matches!(
+        writer.write(b"frame"),
+        Err(FifoError::PeerGone { .. })
+    ));
+    println!("child survived");
+}
+
+// FR-FIFO-17: a thread holding a SigpipeGuard writes without per-write masking, still gets
+// PeerGone, never dies, and gets its mask back when the guard is dropped.
+#[test]
+fn fr_fifo_17_sigpipe_guard_blocks_for_its_lifetime_and_consumes_each_signal() {
+    if role().as_deref() == Some("guarded") {
+        guarded_child();
+        return;
+    }
+    let output = run_child(child_command(
+        "fr_fifo_17_sigpipe_guard_blocks_for_its_lifetime_and_consumes_each_signal",
+        "guarded",
+    ));
+    let text = output_text(&output);
+    assert_eq!(output.status.signal(), None, "killed by a signal: {text}");
+    assert!(output.status.success(), "{text}");
+    assert!(text.contains("guarded writes: typed errors"), "{text}");
+    assert!(text.contains("child survived"), "{text}");
 }

@@ -365,6 +365,9 @@ impl Server {
         let Some(mut bound) = self.bound.take() else {
             return Ok(ServeSummary::default());
         };
+        // SIGPIPE stays blocked on this thread while it serves, so that writes skip the per-write
+        // masking (FR-FIFO-17); the thread's mask is restored when `serve` returns.
+        let _sigpipe = fifo_rpc_fifo::SigpipeGuard::new()?;
         let workers = self
             .opts
             .workers

@@ -12,6 +12,9 @@ use crate::state::{Job, Shared, State};
 /// that computed it, directly into `pipe.out` when nothing waits before it (lowest latency), or
 /// appended to the backlog the I/O thread flushes.
 pub(crate) fn run(shared: &Shared, router: &Router) {
+    // SIGPIPE blocked for the worker's lifetime: its writes skip the per-write masking. Should
+    // the mask not be changeable, every write still masks on its own (FR-FIFO-17).
+    let _sigpipe = fifo_rpc_fifo::SigpipeGuard::new();
     let mut bufs = CallBuffers::default();
     let mut out: Vec<u8> = Vec::with_capacity(4096);
     let mut spare: Vec<u8> = Vec::new();
