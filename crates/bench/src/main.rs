@@ -2,8 +2,20 @@
 //!
 //! `cargo run --release -p fifo-rpc-bench -- [--quick] [--json FILE]` measures, in one run and
 //! with the method of `shared/floors.md` (warm-up, then round trips each timed on their own, runs
-//! interleaved, medians over runs): raw FIFO and Unix-socket ping-pong, raw pipe bandwidth and a
-//! raw pipelined echo (the floors), then prints a table and optionally writes JSON.
+//! interleaved, medians over runs), side by side:
+//!
+//! - the floors ([`raw`]): raw FIFO and Unix-socket ping-pong, raw pipe bandwidth, a raw
+//!   pipelined echo;
+//! - fifo-rpc ([`rpc`]): typed and raw echo round trips, pipelined and concurrent calls, bulk
+//!   echo, with the client and server idle strategies on and off and the server's handlers
+//!   inline or on its worker pool;
+//!
+//! then prints one table of fifo-rpc figures against their floors, followed by every figure
+//! measured, and optionally writes JSON. Placements: `pinned` (both processes on CPU 0),
+//! `unpinned` (the scheduler decides) and `split` (client on CPU 0, server on CPU 1).
+//!
+//! `--alloc-check` instead counts the allocations of a steady-state 64-byte call on each side
+//! and prints where they come from ([`alloc_check`]); `--only TEXT` runs a subset.
 //!
 //! The parent re-executes its own binary as the peer process (`peer --role ...`, hidden); see
 //! [`peer`] for the control channel between the two.
@@ -44,6 +56,10 @@ struct Cli {
     /// Also write the results as JSON to this file.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+    /// Only run the configurations whose description contains this text (e.g. `RpcBulk`,
+    /// `Pinned`); for investigating one figure.
+    #[arg(long, value_name = "TEXT")]
+    only: Option<String>,
     /// Instead of the benchmark: count the allocations of a steady-state 64-byte call on each
     /// side and print where they come from.
     #[arg(long)]
@@ -100,7 +116,11 @@ fn run_parent(cli: &Cli) -> Result<()> {
         .collect::<Vec<_>>()
         .join(" ");
     let machine = Machine::describe();
-    let figures = scenarios::measure(&plan, &scenarios::all())?;
+    let mut selected = scenarios::all();
+    if let Some(text) = &cli.only {
+        selected.retain(|s| format!("{s:?}").contains(text.as_str()));
+    }
+    let figures = scenarios::measure(&plan, &selected)?;
     let rows = scenarios::rows();
     let report = Report {
         machine: &machine,

@@ -43,8 +43,8 @@ impl Plan {
         timed: 2_000,
         stream_bytes: 16 << 20,
         pipelined_msgs: 20_000,
-        bulk_1mib_calls: 8,
-        bulk_16mib_calls: 2,
+        bulk_1mib_calls: 4,
+        bulk_16mib_calls: 1,
     };
 }
 

@@ -41,7 +41,7 @@ impl Scenario {
                 } else {
                     plan.bulk_1mib_calls
                 };
-                rpc::bulk(setup, size, count, p)
+                rpc::bulk(setup, size, count, p, plan)
             }
         }
         .context(format_args!("{self:?}"))
@@ -59,6 +59,7 @@ pub(crate) fn all() -> Vec<Scenario> {
             list.push(Scenario::PingPong(Transport::Fifo, size, placement));
             list.push(Scenario::RpcRoundTrip(Setup::DEFAULT, size, placement));
             list.push(Scenario::RpcRoundTrip(Setup::NOSPIN, size, placement));
+            list.push(Scenario::RpcRoundTrip(Setup::RAW, size, placement));
             if placement != Split {
                 list.push(Scenario::PingPong(Transport::Unix, size, placement));
             }
@@ -66,6 +67,7 @@ pub(crate) fn all() -> Vec<Scenario> {
     }
     for placement in [Pinned, Unpinned] {
         list.push(Scenario::RpcRoundTrip(Setup::POOL, 64, placement));
+        list.push(Scenario::RpcRoundTrip(Setup::CLIENT_SPIN, 64, placement));
     }
     list.push(Scenario::Pipelined(false));
     list.push(Scenario::Pipelined(true));
@@ -123,10 +125,15 @@ pub(crate) fn rows() -> Vec<Row> {
         ("nospin_", "rpc_nospin", "split"),
         ("pool_", "rpc_pool", "pinned"),
         ("pool_", "rpc_pool", "unpinned"),
+        ("raw_", "rpc_raw", "pinned"),
+        ("raw_", "rpc_raw", "unpinned"),
+        ("raw_", "rpc_raw", "split"),
+        ("clientspin_", "rpc_clientspin", "pinned"),
+        ("clientspin_", "rpc_clientspin", "unpinned"),
     ];
     for size in ["rt64", "rt4k"] {
         for &(variant, family, placement) in latency {
-            if family == "rpc_pool" && size == "rt4k" {
+            if (family == "rpc_pool" || family == "rpc_clientspin") && size == "rt4k" {
                 continue;
             }
             for stat in ["p50", "mean", "p99"] {

@@ -3,8 +3,9 @@
 //!
 //! Figure names start with a family that says how client and server were set up:
 //! `rpc` (defaults: client and server spin before sleeping; server with `workers(0)`, handlers
-//! inline), `rpc_nospin` (spin disabled on both sides), `rpc_pool` (the server's default worker
-//! pool), `rpc_pool_nospin`, and `rpc_bigpipe` (both FIFOs asked for 1 MiB).
+//! inline), `rpc_nospin` (spin disabled on both sides), `rpc_clientspin` (only the client
+//! spins), `rpc_pool` (the server's default worker pool), and `rpc_bigpipe` (both FIFOs asked for
+//! 1 MiB).
 
 pub(crate) mod server;
 
@@ -28,28 +29,47 @@ pub(crate) const SERVER_MAX_MESSAGE: u32 = 32 << 20;
 pub(crate) const WINDOW: usize = 256;
 /// How long connecting may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long one call may take: generous, so that a debug build's 16 MiB echo does not time out.
+const CALL_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// How client and server are configured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Setup {
-    /// Whether both sides use their default spin-then-block idle strategy (`false`: spin 0).
-    pub(crate) spin: bool,
+    /// Whether the client uses its default spin-then-block idle strategy (`false`: spin 0).
+    pub(crate) client_spin: bool,
+    /// Whether the server uses its default spin-then-block idle strategy (`false`: spin 0).
+    pub(crate) server_spin: bool,
     /// Whether the server uses its default worker pool (`false`: `workers(0)`).
     pub(crate) pool: bool,
     /// FIFO capacity both sides ask for, if any.
     pub(crate) pipe_size: Option<usize>,
+    /// Round trips use raw calls (`call_raw("echo_raw")`) instead of typed `Vec<u8>` calls.
+    pub(crate) raw: bool,
 }
 
 impl Setup {
     /// Client and server defaults, handlers inline.
     pub(crate) const DEFAULT: Setup = Setup {
-        spin: true,
+        client_spin: true,
+        server_spin: true,
         pool: false,
         pipe_size: None,
+        raw: false,
     };
     /// Spin disabled on both sides.
     pub(crate) const NOSPIN: Setup = Setup {
-        spin: false,
+        client_spin: false,
+        server_spin: false,
+        ..Setup::DEFAULT
+    };
+    /// Only the client spins.
+    pub(crate) const CLIENT_SPIN: Setup = Setup {
+        server_spin: false,
+        ..Setup::DEFAULT
+    };
+    /// Raw calls, client and server defaults.
+    pub(crate) const RAW: Setup = Setup {
+        raw: true,
         ..Setup::DEFAULT
     };
     /// The server's default worker pool.
@@ -69,11 +89,17 @@ impl Setup {
         if self.pool {
             name.push_str("_pool");
         }
-        if !self.spin {
-            name.push_str("_nospin");
+        match (self.client_spin, self.server_spin) {
+            (true, true) => {}
+            (false, false) => name.push_str("_nospin"),
+            (true, false) => name.push_str("_clientspin"),
+            (false, true) => name.push_str("_serverspin"),
         }
         if self.pipe_size.is_some() {
             name.push_str("_bigpipe");
+        }
+        if self.raw {
+            name.push_str("_raw");
         }
         name
     }
@@ -99,14 +125,15 @@ impl Session {
         let mut args = PeerArgs::new(Role::RpcServer, svc.clone());
         args.cpu = placement.peer_cpu();
         args.workers = if setup.pool { None } else { Some(0) };
-        args.spin_us = if setup.spin { None } else { Some(0) };
+        args.spin_us = if setup.server_spin { None } else { Some(0) };
         args.pipe_size = setup.pipe_size;
         let mut peer = Peer::spawn(&args)?;
         peer.expect("ready")?;
         let mut config = ClientConfig::default()
             .connect_timeout(CONNECT_TIMEOUT)
+            .call_timeout(Some(CALL_TIMEOUT))
             .pipe_size(setup.pipe_size);
-        if !setup.spin {
+        if !setup.client_spin {
             config = config.spin(Duration::ZERO);
         }
         let client = config
@@ -127,8 +154,8 @@ impl Session {
     }
 }
 
-/// One run of typed echo round trips with a `size`-byte `Vec<u8>`; figures are named
-/// `FAMILY.rtSIZE.PLACEMENT.*`.
+/// One run of echo round trips with a `size`-byte payload (a typed `Vec<u8>`, or raw octets for
+/// [`Setup::raw`]); figures are named `FAMILY.rtSIZE.PLACEMENT.*`.
 pub(crate) fn round_trip(
     setup: Setup,
     size: usize,
@@ -145,7 +172,13 @@ pub(crate) fn round_trip(
     let payload = vec![0xA5u8; size];
     let client = &session.client;
     let rt = round_trips(&mut session.peer, plan.warmup, plan.timed, || {
-        let reply: Vec<u8> = client.call(ECHO, &payload).context("echo call")?;
+        let reply: Vec<u8> = if setup.raw {
+            client
+                .call_raw(ECHO_RAW, &payload)
+                .context("echo_raw call")?
+        } else {
+            client.call(ECHO, &payload).context("echo call")?
+        };
         check_len(reply.len(), size)
     })?;
     session.finish()?;
@@ -274,6 +307,7 @@ pub(crate) fn bulk(
     size: usize,
     count: usize,
     placement: Placement,
+    plan: &Plan,
 ) -> Result<Metrics> {
     let prefix = format!(
         "{}.bulk{}m.{}",
@@ -284,10 +318,12 @@ pub(crate) fn bulk(
     let mut session = Session::start(setup, placement)?;
     let body = vec![0x17u8; size];
     let client = &session.client;
-    let reply = client
-        .call_raw(ECHO_RAW, &body)
-        .context("warm-up bulk call")?;
-    check_len(reply.len(), size)?;
+    if !plan.quick {
+        let reply = client
+            .call_raw(ECHO_RAW, &body)
+            .context("warm-up bulk call")?;
+        check_len(reply.len(), size)?;
+    }
     let (elapsed, cost) = batch(&mut session.peer, count, |_| {
         for _ in 0..count {
             let reply = client
