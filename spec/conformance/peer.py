@@ -462,7 +462,8 @@ class ServerPeer:
                 if self.inbox.eof:
                     return None
                 raise Fail("no %s within the deadline" % what)
-        return self.inbox.messages.popleft()[1]
+        self.last_session, msg = self.inbox.messages.popleft()
+        return msg
 
     def accept(self, deadline):
         """Waits for HELLO (FR-HS-1: the first frame) and opens pipe.out for writing."""
@@ -472,11 +473,10 @@ class ServerPeer:
         if not isinstance(msg, M.Hello):
             raise Fail("the client's first message is %s, expected HELLO (FR-HS-1)"
                        % describe(msg))
-        sid = self.inbox.history[-1][0]
-        self.session = sid
-        self.inbox.own = sid
+        self.session = self.inbox.own = self.last_session
         self.hello_msg = msg
-        self.open_writer()
+        if self.out_fd is None:
+            self.open_writer()
         return msg
 
     def open_writer(self):
