@@ -4,7 +4,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fifo_rpc_protocol::session::client::{CallOutcome, ClientSessionError};
+use fifo_rpc_protocol::session::client::CallOutcome;
+use fifo_rpc_protocol::ProtocolError;
 
 use crate::conn::{Conn, Dead, Shared, Slot};
 use crate::error::ClientError;
@@ -95,7 +96,7 @@ pub(crate) fn submit(
         let s = &mut *g;
         match s.session.start_call(method, body, &mut s.tx) {
             Ok(request) => break request,
-            Err(ClientSessionError::InFlightLimit { max }) => {
+            Err(ProtocolError::InFlightLimit { max }) => {
                 // FR-CALL-4: wait for a free place, reading answers meanwhile if nobody does.
                 g.capacity_waiters += 1;
                 drop(g);

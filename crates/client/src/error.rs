@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use fifo_rpc_fifo::FifoError;
 use fifo_rpc_protocol::payload::PayloadError;
-use fifo_rpc_protocol::session::client::ClientSessionError;
 use fifo_rpc_protocol::{ErrorCode, GoodbyeCode, ProtocolError};
 
 /// The error type of every fallible operation of this crate.
@@ -28,7 +27,7 @@ pub enum ClientError {
 
     /// A protocol rule was broken: a local encoding limit, or an answer the receiver dropped.
     #[error(transparent)]
-    Protocol(#[from] ProtocolError),
+    Protocol(ProtocolError),
 
     /// No server answered within the connect timeout: the directory, the FIFOs or the server's
     /// read end never appeared, or WELCOME never came (spec §9.4).
@@ -125,14 +124,16 @@ pub enum ClientError {
     },
 }
 
-impl From<ClientSessionError> for ClientError {
-    fn from(error: ClientSessionError) -> Self {
+impl From<ProtocolError> for ClientError {
+    fn from(error: ProtocolError) -> Self {
         match error {
-            ClientSessionError::MessageTooLarge { len, max } => Self::MessageTooLarge { len, max },
-            ClientSessionError::Encode(e) => Self::Protocol(e),
-            // InFlightLimit is waited out by the client; NotEstablished and Closed mean that
-            // this session cannot carry the call.
-            _ => Self::Disconnected,
+            ProtocolError::PeerMessageLimit { len, max } => Self::MessageTooLarge { len, max },
+            // InFlightLimit is waited out by the client; a session that is not established or is
+            // closed cannot carry the call.
+            ProtocolError::SessionNotEstablished
+            | ProtocolError::SessionClosed
+            | ProtocolError::InFlightLimit { .. } => Self::Disconnected,
+            other => Self::Protocol(other),
         }
     }
 }

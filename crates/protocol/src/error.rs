@@ -9,8 +9,9 @@
 ///   bytes, not a session: a receiver reports them and carries on (FR-ERR-1). [`name`] returns the
 ///   spec's name, for example `"BAD_MAGIC"`.
 /// * **Local misuse** ([`is_local`] returns `true`): the caller asked to encode something the wire
-///   cannot carry (a frame over MaxFrame, a method name over 255 octets, Session ID 0, ...). Nothing
-///   was sent.
+///   cannot carry (a frame over MaxFrame, a method name over 255 octets, Session ID 0, ...) or
+///   that the session does not allow now (a call before WELCOME, beyond the peer's limits).
+///   Nothing was sent.
 ///
 /// [`name`]: ProtocolError::name
 /// [`is_local`]: ProtocolError::is_local
@@ -194,6 +195,27 @@ pub enum ProtocolError {
         /// The message type.
         frame_type: u8,
     },
+    /// Local misuse: a call before the session is established (FR-HS-1).
+    #[error("the session is not established yet; wait for WELCOME before calling")]
+    SessionNotEstablished,
+    /// Local misuse: the session has ended.
+    #[error("the session is closed; connect again")]
+    SessionClosed,
+    /// Local misuse: the peer's Max In-flight calls are outstanding (FR-CALL-4); cancelled calls
+    /// count until their answers arrive.
+    #[error("{max} calls are outstanding, the server's max in-flight; wait for an answer first")]
+    InFlightLimit {
+        /// The peer's Max In-flight.
+        max: u32,
+    },
+    /// Local misuse: a message exceeds the peer's Max Message (FR-FRAG-4).
+    #[error("a message of {len} bytes exceeds the peer's max message of {max} bytes; send less")]
+    PeerMessageLimit {
+        /// The length of the message (for a REQUEST: method length octet, method and body).
+        len: u64,
+        /// The peer's Max Message.
+        max: u32,
+    },
 }
 
 impl ProtocolError {
@@ -232,6 +254,10 @@ impl ProtocolError {
             Self::InvalidSession => "INVALID_SESSION",
             Self::InvalidRequestId { .. } => "INVALID_REQUEST_ID",
             Self::InvalidFrameType { .. } => "INVALID_FRAME_TYPE",
+            Self::SessionNotEstablished => "SESSION_NOT_ESTABLISHED",
+            Self::SessionClosed => "SESSION_CLOSED",
+            Self::InFlightLimit { .. } => "IN_FLIGHT_LIMIT",
+            Self::PeerMessageLimit { .. } => "PEER_MESSAGE_LIMIT",
         }
     }
 
@@ -254,6 +280,10 @@ impl ProtocolError {
                 | Self::InvalidSession
                 | Self::InvalidRequestId { .. }
                 | Self::InvalidFrameType { .. }
+                | Self::SessionNotEstablished
+                | Self::SessionClosed
+                | Self::InFlightLimit { .. }
+                | Self::PeerMessageLimit { .. }
         )
     }
 }

@@ -156,35 +156,6 @@ pub enum ClientEvent {
     FramingError(ProtocolError),
 }
 
-/// Why [`ClientSession`] refused to send something. Nothing was appended to `out`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ClientSessionError {
-    /// The call was made before WELCOME (FR-HS-1).
-    #[error("the session is not established yet; wait for WELCOME before calling")]
-    NotEstablished,
-    /// The session has ended.
-    #[error("the session is closed; connect again")]
-    Closed,
-    /// Max In-flight calls are outstanding (FR-CALL-4); cancelled calls count until answered.
-    #[error("{max} calls are outstanding, the server's max in-flight; wait for an answer first")]
-    InFlightLimit {
-        /// The server's Max In-flight.
-        max: u32,
-    },
-    /// The message exceeds the server's Max Message (FR-FRAG-4).
-    #[error("a message of {len} bytes exceeds the server's max message of {max} bytes; send less")]
-    MessageTooLarge {
-        /// The length of the message (method length octet, method and body).
-        len: u64,
-        /// The server's Max Message.
-        max: u32,
-    },
-    /// The message cannot be encoded (an empty method, a method over 255 octets, ...).
-    #[error(transparent)]
-    Encode(#[from] ProtocolError),
-}
-
 /// What the session remembers about an outstanding Request ID.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pending {
@@ -316,11 +287,11 @@ impl ClientSession {
     /// octets (FR-FRAME-7).
     ///
     /// # Errors
-    /// [`ClientSessionError::Closed`] if HELLO was already sent; [`ClientSessionError::Encode`] if
+    /// [`ProtocolError::SessionClosed`] if HELLO was already sent; a local-misuse [`ProtocolError`] if
     /// the encoding name is empty or over 32 octets.
-    pub fn hello(&mut self, out: &mut Vec<u8>) -> Result<(), ClientSessionError> {
+    pub fn hello(&mut self, out: &mut Vec<u8>) -> Result<(), ProtocolError> {
         if self.state != SessionState::New {
-            return Err(ClientSessionError::Closed);
+            return Err(ProtocolError::SessionClosed);
         }
         let hello = Hello {
             min_version: VERSION,
@@ -381,20 +352,20 @@ impl ClientSession {
     /// fragmented at the agreed MaxFrame. Allocates nothing but room in `out`.
     ///
     /// # Errors
-    /// [`ClientSessionError::NotEstablished`] or [`ClientSessionError::Closed`] outside
-    /// ESTABLISHED; [`ClientSessionError::InFlightLimit`] at the server's Max In-flight
-    /// (FR-CALL-4); [`ClientSessionError::MessageTooLarge`] over the server's Max Message
-    /// (FR-FRAG-4); [`ClientSessionError::Encode`] for an empty method or one over 255 octets.
+    /// [`ProtocolError::SessionNotEstablished`] or [`ProtocolError::SessionClosed`] outside
+    /// ESTABLISHED; [`ProtocolError::InFlightLimit`] at the server's Max In-flight
+    /// (FR-CALL-4); [`ProtocolError::PeerMessageLimit`] over the server's Max Message
+    /// (FR-FRAG-4); a local-misuse [`ProtocolError`] for an empty method or one over 255 octets.
     pub fn start_call(
         &mut self,
         method: &str,
         body: &[u8],
         out: &mut Vec<u8>,
-    ) -> Result<u32, ClientSessionError> {
+    ) -> Result<u32, ProtocolError> {
         let welcome = self.established()?;
         let (max_in_flight, max_message) = (welcome.max_in_flight, welcome.max_message);
         if self.outstanding.len() as u64 >= u64::from(max_in_flight) {
-            return Err(ClientSessionError::InFlightLimit { max: max_in_flight });
+            return Err(ProtocolError::InFlightLimit { max: max_in_flight });
         }
         check_size(method, body, max_message)?;
         let request = self.next_request_id();
@@ -447,7 +418,7 @@ impl ClientSession {
         method: &str,
         body: &[u8],
         out: &mut Vec<u8>,
-    ) -> Result<(), ClientSessionError> {
+    ) -> Result<(), ProtocolError> {
         let max_message = self.established()?.max_message;
         check_size(method, body, max_message)?;
         let start = out.len();
@@ -461,9 +432,9 @@ impl ClientSession {
     /// Appends a PING to `out`; the answer comes out as [`ClientEvent::Pong`] (FR-PING-1).
     ///
     /// # Errors
-    /// [`ClientSessionError::NotEstablished`] or [`ClientSessionError::Closed`] outside
+    /// [`ProtocolError::SessionNotEstablished`] or [`ProtocolError::SessionClosed`] outside
     /// ESTABLISHED.
-    pub fn ping(&mut self, opaque: [u8; 8], out: &mut Vec<u8>) -> Result<(), ClientSessionError> {
+    pub fn ping(&mut self, opaque: [u8; 8], out: &mut Vec<u8>) -> Result<(), ProtocolError> {
         self.established()?;
         let header = FrameHeader::new(frame_type::PING, self.config.session, 0);
         encode_frame(&header, &[], &opaque, self.send_max_frame, out)?;
@@ -531,11 +502,11 @@ impl ClientSession {
         self.discarded_answers
     }
 
-    fn established(&self) -> Result<&Welcome, ClientSessionError> {
+    fn established(&self) -> Result<&Welcome, ProtocolError> {
         match (self.state, &self.welcome) {
             (SessionState::Established, Some(w)) => Ok(w),
-            (SessionState::Closed, _) => Err(ClientSessionError::Closed),
-            _ => Err(ClientSessionError::NotEstablished),
+            (SessionState::Closed, _) => Err(ProtocolError::SessionClosed),
+            _ => Err(ProtocolError::SessionNotEstablished),
         }
     }
 
@@ -745,10 +716,10 @@ impl ClientSession {
 
 /// FR-FRAG-4: the REQUEST or NOTIFY message (method length octet, method, body) must fit the
 /// server's Max Message.
-fn check_size(method: &str, body: &[u8], max: u32) -> Result<(), ClientSessionError> {
+fn check_size(method: &str, body: &[u8], max: u32) -> Result<(), ProtocolError> {
     let len = 1 + method.len() as u64 + body.len() as u64;
     if len > u64::from(max) {
-        return Err(ClientSessionError::MessageTooLarge { len, max });
+        return Err(ProtocolError::PeerMessageLimit { len, max });
     }
     Ok(())
 }

@@ -83,7 +83,7 @@ fn hello_first_and_nothing_before_welcome() {
     let mut out = Vec::new();
     assert_eq!(
         s.start_call("echo", b"", &mut out),
-        Err(ClientSessionError::NotEstablished)
+        Err(ProtocolError::SessionNotEstablished)
     );
     s.hello(&mut out).unwrap();
     assert!(out.len() <= 512);
@@ -98,11 +98,11 @@ fn hello_first_and_nothing_before_welcome() {
     };
     assert_eq!(decode(&out), [(SID, Message::Hello(hello))]);
     assert_eq!(s.state(), SessionState::Handshake);
-    assert_eq!(s.hello(&mut out), Err(ClientSessionError::Closed));
+    assert_eq!(s.hello(&mut out), Err(ProtocolError::SessionClosed));
     let before = out.len();
     assert_eq!(
         s.start_call("echo", b"", &mut out),
-        Err(ClientSessionError::NotEstablished)
+        Err(ProtocolError::SessionNotEstablished)
     );
     assert!(s.notify("n", b"", &mut out).is_err());
     assert!(!s.cancel(1, &mut out));
@@ -196,13 +196,13 @@ fn in_flight_limit_counts_cancelled_calls_until_answered() {
     let len = out.len();
     assert_eq!(
         s.start_call("m", b"", &mut out),
-        Err(ClientSessionError::InFlightLimit { max: 2 })
+        Err(ProtocolError::InFlightLimit { max: 2 })
     );
     assert_eq!(out.len(), len, "nothing appended on error");
     assert!(s.cancel(a, &mut out));
     assert_eq!(
         s.start_call("m", b"", &mut out),
-        Err(ClientSessionError::InFlightLimit { max: 2 })
+        Err(ProtocolError::InFlightLimit { max: 2 })
     );
     s.handle_bytes(&response(b, b"ok"));
     let c = s.start_call("m", b"", &mut out).unwrap();
@@ -222,27 +222,25 @@ fn request_over_server_max_message_fails_locally() {
     let len = out.len();
     assert_eq!(
         s.start_call("echo", &[0; 4092], &mut out),
-        Err(ClientSessionError::MessageTooLarge {
+        Err(ProtocolError::PeerMessageLimit {
             len: 4097,
             max: 4096
         })
     );
     assert_eq!(
         s.notify("echo", &[0; 4092], &mut out),
-        Err(ClientSessionError::MessageTooLarge {
+        Err(ProtocolError::PeerMessageLimit {
             len: 4097,
             max: 4096
         })
     );
     assert!(matches!(
         s.start_call("", b"", &mut out),
-        Err(ClientSessionError::Encode(ProtocolError::EmptyField { .. }))
+        Err(ProtocolError::EmptyField { .. })
     ));
     assert!(matches!(
         s.start_call(&"m".repeat(256), b"", &mut out),
-        Err(ClientSessionError::Encode(
-            ProtocolError::FieldTooLong { .. }
-        ))
+        Err(ProtocolError::FieldTooLong { .. })
     ));
     assert_eq!(out.len(), len);
     assert_eq!(s.outstanding(), 1);
@@ -309,7 +307,7 @@ fn server_goodbye_fails_calls_as_not_processed() {
     assert_eq!(s.state(), SessionState::Closed);
     assert_eq!(
         s.start_call("m", b"", &mut out),
-        Err(ClientSessionError::Closed)
+        Err(ProtocolError::SessionClosed)
     );
     s.handle_eof();
     assert_eq!(events(&mut s), [], "EOF after GOODBYE changes nothing");
