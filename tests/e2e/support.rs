@@ -7,13 +7,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Upper bound for any single wait in these tests. Generous: CI machines are slow.
-pub const WAIT: Duration = Duration::from_secs(20);
+pub(crate) const WAIT: Duration = Duration::from_secs(20);
 
 /// Path of an example binary built by `cargo test` (examples are built next to `deps/`).
-pub fn example_bin(name: &str) -> PathBuf {
+pub(crate) fn example_bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
     let target_profile_dir = exe
         .parent()
@@ -29,12 +29,12 @@ pub fn example_bin(name: &str) -> PathBuf {
 }
 
 /// A fresh private parent directory; the service directory is a child that the server creates.
-pub struct TestDir {
-    pub tmp: tempfile::TempDir,
+pub(crate) struct TestDir {
+    pub(crate) tmp: tempfile::TempDir,
 }
 
 impl TestDir {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         TestDir {
             tmp: tempfile::Builder::new()
                 .prefix("fifo-rpc-e2e")
@@ -44,13 +44,13 @@ impl TestDir {
     }
 
     /// The service directory (not created yet).
-    pub fn service(&self) -> PathBuf {
+    pub(crate) fn service(&self) -> PathBuf {
         self.tmp.path().join("svc")
     }
 }
 
 /// The names left in a directory, sorted (empty when the directory does not exist).
-pub fn entries(dir: &Path) -> Vec<String> {
+pub(crate) fn entries(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = match std::fs::read_dir(dir) {
         Ok(rd) => rd
             .map(|e| e.expect("dir entry").file_name().to_string_lossy().into_owned())
@@ -62,28 +62,28 @@ pub fn entries(dir: &Path) -> Vec<String> {
 }
 
 /// Asserts that the service directory holds none of the files a server creates.
-pub fn assert_clean(dir: &Path) {
+pub(crate) fn assert_clean(dir: &Path) {
     let left = entries(dir);
     assert!(left.is_empty(), "files left behind in {}: {left:?}", dir.display());
 }
 
 /// Asserts that `path` is a FIFO with exactly the given permission bits.
-pub fn assert_fifo_mode(path: &Path, mode: u32) {
+pub(crate) fn assert_fifo_mode(path: &Path, mode: u32) {
     let meta = std::fs::symlink_metadata(path).expect("stat FIFO");
     assert!(meta.file_type().is_fifo(), "{} is not a FIFO", path.display());
     assert_eq!(meta.permissions().mode() & 0o7777, mode, "mode of {}", path.display());
 }
 
 /// A running `echo_server` process whose stdout is read line by line on a thread.
-pub struct ServerProc {
-    pub child: Child,
+pub(crate) struct ServerProc {
+    pub(crate) child: Child,
     lines: mpsc::Receiver<String>,
     exited: bool,
 }
 
 impl ServerProc {
     /// Starts `echo_server --dir DIR` and does not wait for it.
-    pub fn spawn(dir: &Path) -> Self {
+    pub(crate) fn spawn(dir: &Path) -> Self {
         let mut child = Command::new(example_bin("echo_server"))
             .arg("--dir")
             .arg(dir)
@@ -97,14 +97,14 @@ impl ServerProc {
     }
 
     /// Starts the server and waits for its readiness line.
-    pub fn start(dir: &Path) -> Self {
+    pub(crate) fn start(dir: &Path) -> Self {
         let mut s = Self::spawn(dir);
         s.wait_listening(dir);
         s
     }
 
     /// Waits for exactly `listening on DIR`.
-    pub fn wait_listening(&mut self, dir: &Path) {
+    pub(crate) fn wait_listening(&mut self, dir: &Path) {
         let line = self
             .lines
             .recv_timeout(WAIT)
@@ -113,20 +113,20 @@ impl ServerProc {
     }
 
     /// Waits for the process to exit, with the watchdog.
-    pub fn wait_exit(&mut self) -> ExitStatus {
+    pub(crate) fn wait_exit(&mut self) -> ExitStatus {
         let status = wait_child(&mut self.child, WAIT);
         self.exited = true;
         status
     }
 
     /// Sends a signal to the server process.
-    pub fn signal(&self, sig: nix::sys::signal::Signal) {
+    pub(crate) fn signal(&self, sig: nix::sys::signal::Signal) {
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), sig)
             .expect("kill");
     }
 
     /// Reads the rest of stderr (call after the process exited, or it blocks until it does).
-    pub fn stderr_after_exit(&mut self) -> String {
+    pub(crate) fn stderr_after_exit(&mut self) -> String {
         let mut s = String::new();
         if let Some(mut e) = self.child.stderr.take() {
             let _ = e.read_to_string(&mut s);
@@ -166,7 +166,7 @@ fn line_channel(stdout: ChildStdout) -> mpsc::Receiver<String> {
 ///
 /// A thread blocks in `waitpid(2)` and reports through a channel, so the test waits on the exit
 /// itself: no polling loop, no sleep.
-pub fn wait_child(child: &mut Child, limit: Duration) -> ExitStatus {
+pub(crate) fn wait_child(child: &mut Child, limit: Duration) -> ExitStatus {
     let pid = child.id() as i32;
     let (tx, rx) = mpsc::channel();
     let waiter = thread::spawn(move || {
@@ -193,7 +193,7 @@ pub fn wait_child(child: &mut Child, limit: Duration) -> ExitStatus {
 }
 
 /// Runs `echo_client --dir DIR [args]` to completion under the watchdog.
-pub fn run_client(dir: &Path, args: &[&str]) -> Output {
+pub(crate) fn run_client(dir: &Path, args: &[&str]) -> Output {
     let child = Command::new(example_bin("echo_client"))
         .arg("--dir")
         .arg(dir)
@@ -207,7 +207,7 @@ pub fn run_client(dir: &Path, args: &[&str]) -> Output {
 }
 
 /// Collects a child's output with a deadline.
-pub fn wait_output(child: Child, limit: Duration) -> Output {
+pub(crate) fn wait_output(child: Child, limit: Duration) -> Output {
     let id = child.id();
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
@@ -226,11 +226,11 @@ pub fn wait_output(child: Child, limit: Duration) -> Output {
 }
 
 /// stdout of a finished process as text.
-pub fn stdout_of(out: &Output) -> String {
+pub(crate) fn stdout_of(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// stderr of a finished process as text.
-pub fn stderr_of(out: &Output) -> String {
+pub(crate) fn stderr_of(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }

@@ -379,7 +379,7 @@ impl ClientSession {
             out,
         ) {
             out.truncate(start);
-            return Err(e.into());
+            return Err(e);
         }
         self.outstanding.insert(request, Pending::Waiting);
         Ok(request)
@@ -424,7 +424,7 @@ impl ClientSession {
         let start = out.len();
         if let Err(e) = encode_notify(self.config.session, method, body, self.send_max_frame, out) {
             out.truncate(start);
-            return Err(e.into());
+            return Err(e);
         }
         Ok(())
     }
