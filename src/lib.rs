@@ -18,6 +18,5 @@ pub use fifo_rpc_client::{Client, ClientConfig, ClientError, PendingCall, Server
 pub use fifo_rpc_fifo::{FifoError, SigpipeGuard};
 pub use fifo_rpc_protocol::{ErrorCode, GoodbyeCode, ProtocolError};
 pub use fifo_rpc_server::{
-    Context, HandlerError, Router, ServeSummary, Server, ServerBuilder, ServerError,
-    ShutdownHandle,
+    Context, HandlerError, Router, ServeSummary, Server, ServerBuilder, ServerError, ShutdownHandle,
 };
