@@ -72,7 +72,11 @@ fn client_without_server_fails_after_timeout() {
     let out = run_client(&dir, &["--timeout-ms", "300", "hi"]);
     assert!(!out.status.success());
     let err = stderr_of(&out);
-    assert_eq!(err.trim_end().lines().count(), 1, "one-line error, got {err:?}");
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one-line error, got {err:?}"
+    );
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
     assert!(stdout_of(&out).is_empty());
 }
@@ -85,7 +89,10 @@ fn stale_files_after_crash_are_reclaimed() {
     let mut first = ServerProc::start(&dir);
     first.signal(Signal::SIGKILL);
     first.wait_exit();
-    assert!(dir.join("pipe.in").exists(), "a killed server leaves its FIFOs");
+    assert!(
+        dir.join("pipe.in").exists(),
+        "a killed server leaves its FIFOs"
+    );
     let mut second = ServerProc::start(&dir);
     let out = run_client(&dir, &["after crash", "exit"]);
     assert!(out.status.success(), "{}", stderr_of(&out));
@@ -166,8 +173,12 @@ fn stray_text_on_pipe_in_does_not_stop_serving() {
 fn planted_files_at_pipe_in_are_refused() {
     type Plant = fn(&std::path::Path);
     let plants: [(&str, Plant); 3] = [
-        ("symlink", |p| std::os::unix::fs::symlink("/dev/null", p).unwrap()),
-        ("regular file", |p| std::fs::write(p, b"not a fifo").unwrap()),
+        ("symlink", |p| {
+            std::os::unix::fs::symlink("/dev/null", p).unwrap()
+        }),
+        ("regular file", |p| {
+            std::fs::write(p, b"not a fifo").unwrap()
+        }),
         ("fifo 0666", |p| {
             nix::unistd::mkfifo(p, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
             std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o666)).unwrap();

@@ -53,7 +53,12 @@ impl TestDir {
 pub(crate) fn entries(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = match std::fs::read_dir(dir) {
         Ok(rd) => rd
-            .map(|e| e.expect("dir entry").file_name().to_string_lossy().into_owned())
+            .map(|e| {
+                e.expect("dir entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
             .collect(),
         Err(_) => Vec::new(),
     };
@@ -64,14 +69,27 @@ pub(crate) fn entries(dir: &Path) -> Vec<String> {
 /// Asserts that the service directory holds none of the files a server creates.
 pub(crate) fn assert_clean(dir: &Path) {
     let left = entries(dir);
-    assert!(left.is_empty(), "files left behind in {}: {left:?}", dir.display());
+    assert!(
+        left.is_empty(),
+        "files left behind in {}: {left:?}",
+        dir.display()
+    );
 }
 
 /// Asserts that `path` is a FIFO with exactly the given permission bits.
 pub(crate) fn assert_fifo_mode(path: &Path, mode: u32) {
     let meta = std::fs::symlink_metadata(path).expect("stat FIFO");
-    assert!(meta.file_type().is_fifo(), "{} is not a FIFO", path.display());
-    assert_eq!(meta.permissions().mode() & 0o7777, mode, "mode of {}", path.display());
+    assert!(
+        meta.file_type().is_fifo(),
+        "{} is not a FIFO",
+        path.display()
+    );
+    assert_eq!(
+        meta.permissions().mode() & 0o7777,
+        mode,
+        "mode of {}",
+        path.display()
+    );
 }
 
 /// A running `echo_server` process whose stdout is read line by line on a thread.
@@ -93,7 +111,11 @@ impl ServerProc {
             .spawn()
             .expect("spawn echo_server");
         let lines = line_channel(child.stdout.take().expect("stdout"));
-        ServerProc { child, lines, exited: false }
+        ServerProc {
+            child,
+            lines,
+            exited: false,
+        }
     }
 
     /// Starts the server and waits for its readiness line.
