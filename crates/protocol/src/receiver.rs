@@ -60,6 +60,20 @@ pub enum Event {
         /// The message type.
         frame_type: u8,
     },
+    /// A complete message whose payload breaks its type's layout (FR-TYPE-4; `{"error":
+    /// "MALFORMED_PAYLOAD"}` in the test vectors). The header is kept so that a server can answer a
+    /// malformed REQUEST with ERROR `BAD_REQUEST` (FR-CALL-6), and a client can end the call
+    /// whose answer was malformed.
+    MalformedMessage {
+        /// The Session ID it travelled with.
+        session: u32,
+        /// Its Request ID.
+        request: u32,
+        /// Its type.
+        frame_type: u8,
+        /// The `MALFORMED_PAYLOAD` error.
+        error: ProtocolError,
+    },
     /// A receiver error (spec §11.3; `{"error": "NAME"}`). The receiver has already recovered.
     Error(ProtocolError),
 }
@@ -238,7 +252,12 @@ fn handle_frame(
             session: header.session,
             message,
         },
-        Err(err) => Event::Error(err),
+        Err(error) => Event::MalformedMessage {
+            session: header.session,
+            request: header.request,
+            frame_type: t,
+            error,
+        },
     })
 }
 

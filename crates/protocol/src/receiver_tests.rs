@@ -113,10 +113,15 @@ fn frame_rules_are_reported() {
                 frame_type: frame_type::PING,
                 request: 1
             }),
-            err(ProtocolError::MalformedPayload {
+            Event::MalformedMessage {
+                session: 1,
+                request: 0,
                 frame_type: frame_type::PING,
-                reason: "opaque must be exactly 8 octets"
-            }),
+                error: ProtocolError::MalformedPayload {
+                    frame_type: frame_type::PING,
+                    reason: "opaque must be exactly 8 octets"
+                },
+            },
             err(ProtocolError::BadRequestId {
                 frame_type: frame_type::CANCEL,
                 request: 0
@@ -125,10 +130,16 @@ fn frame_rules_are_reported() {
                 frame_type: frame_type::NOTIFY,
                 request: 5
             }),
-            err(ProtocolError::MalformedPayload {
+            // The header is kept so that a server can answer BAD_REQUEST (FR-CALL-6).
+            Event::MalformedMessage {
+                session: 1,
+                request: 3,
                 frame_type: frame_type::REQUEST,
-                reason: "empty method name"
-            }),
+                error: ProtocolError::MalformedPayload {
+                    frame_type: frame_type::REQUEST,
+                    reason: "empty method name"
+                },
+            },
             ping_event(1),
         ]
     );

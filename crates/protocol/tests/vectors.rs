@@ -78,7 +78,9 @@ fn options_json(options: &[fifo_rpc_protocol::HelloOption]) -> Value {
 /// An event in the spec §13.1 notation; `None` for events the format does not list.
 fn event_json(event: &Event) -> Option<Value> {
     Some(match event {
-        Event::Error(err) => json!({ "error": err.name() }),
+        Event::Error(err) | Event::MalformedMessage { error: err, .. } => {
+            json!({ "error": err.name() })
+        }
         Event::Ignored { frame_type } => json!({ "ignored": frame_type }),
         Event::MessageDiscarded { .. } => return None,
         Event::Message { session, message } => {

@@ -530,6 +530,21 @@ impl ClientSession {
             match event {
                 Event::Message { session, message } => self.on_message(session, message),
                 Event::Error(error) => self.on_framing_error(error),
+                Event::MalformedMessage {
+                    session,
+                    request,
+                    error,
+                    ..
+                } => {
+                    // A malformed answer would leave its call waiting for ever: end it now.
+                    if request != 0
+                        && session == self.config.session
+                        && self.state == SessionState::Established
+                    {
+                        self.finish_call(request, CallOutcome::Dropped(error.clone()));
+                    }
+                    self.events.push_back(ClientEvent::FramingError(error));
+                }
                 // Ignorable types (FR-TYPE-2) and the end of a discarded message: nothing to do.
                 _ => {}
             }

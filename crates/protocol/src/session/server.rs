@@ -28,9 +28,8 @@ use std::collections::{HashMap, VecDeque};
 
 use crate::{
     frame_type, Call, ErrorCode, Event, Goodbye, GoodbyeCode, Hello, HelloOption, Message,
-    ProtocolError, ReceiverConfig, Welcome, MIN_MAX_FRAME, MIN_MAX_MESSAGE, VERSION,
+    ProtocolError, Receiver, ReceiverConfig, Welcome, MIN_MAX_FRAME, MIN_MAX_MESSAGE, VERSION,
 };
-use input::{Input, InputReceiver};
 
 /// Longest message text the session puts in an ERROR or GOODBYE it writes itself.
 const MAX_TEXT: usize = 200;
@@ -56,7 +55,7 @@ struct InFlight {
 #[derive(Debug)]
 pub struct ServerSession {
     cfg: ServerSessionConfig,
-    receiver: InputReceiver,
+    receiver: Receiver,
     state: SessionState,
     current: Option<Current>,
     in_flight: HashMap<u32, InFlight>,
@@ -74,7 +73,7 @@ impl ServerSession {
         cfg.max_frame = cfg.max_frame.clamp(MIN_MAX_FRAME, u16::MAX as usize);
         cfg.max_message = cfg.max_message.max(MIN_MAX_MESSAGE);
         cfg.max_in_flight = cfg.max_in_flight.max(1);
-        let receiver = InputReceiver::new(ReceiverConfig {
+        let receiver = Receiver::new(ReceiverConfig {
             max_frame: cfg.max_frame,
             max_message: cfg.max_message,
             max_partial: cfg.max_in_flight as usize + 1, // FR-FRAG-7
@@ -248,19 +247,7 @@ impl ServerSession {
 
     /// Turns receiver events into session events.
     fn pump(&mut self) {
-        while let Some(input) = self.receiver.poll() {
-            let event = match input {
-                Input::Event(event) => event,
-                Input::BadPayload {
-                    session,
-                    request,
-                    frame_type,
-                    error,
-                } => {
-                    self.on_bad_payload(session, request, frame_type, error);
-                    continue;
-                }
-            };
+        while let Some(event) = self.receiver.poll_event() {
             match event {
                 Event::Message { session, message } => self.on_message(session, message),
                 Event::Ignored { frame_type } => self.events.push_back(ServerEvent::Discarded {
@@ -272,6 +259,12 @@ impl ServerSession {
                     request,
                     frame_type,
                 } => self.on_message_discarded(session, request, frame_type),
+                Event::MalformedMessage {
+                    session,
+                    request,
+                    frame_type,
+                    error,
+                } => self.on_bad_payload(session, request, frame_type, error),
                 Event::Error(err) => self.on_framing_error(err),
                 // Receiver events this version of the session does not know are bytes only.
                 #[allow(unreachable_patterns)]
@@ -700,7 +693,6 @@ fn queue_goodbye(
     }
 }
 
-mod input;
 mod types;
 
 pub use types::{
