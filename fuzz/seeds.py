@@ -63,6 +63,66 @@ def main():
     write("roundtrip", "ping", head(7, 512) + b"\x01\x02\x03\x04")
     write("roundtrip", "goodbye-too-large", head(9, 30) + b"\x00\x01\x00\x00\x00\x07" + b"bye" * 10)
     write("roundtrip", "zero-session", struct.pack(">BHII", 4, 512, 0, 1))
+    session_seeds()
+
+
+# --- session targets: operation scripts (see crates/protocol/src/fuzzing/{client,server}_session.rs)
+
+def short(b):
+    return bytes([len(b)]) + b
+
+
+def client_ops():
+    """Operations of the client_session target, as octets."""
+    hello = b"\x00"
+    # feed a server message: our session, request from u32, WELCOME (max in-flight 4), MaxFrame
+    # 4096, no mangling, fed whole.
+    welcome = b"\x02" + b"\x01" + b"\xff" + struct.pack(">I", 1) + b"\x00" + b"\x00" + b"\x04" + bytes(8)
+    welcome += b"\x01" + b"\x02" + b"\x02"
+    call_echo = b"\x03" + b"\x03\x00" + b"\x01" + short(b"hi")
+    call_big = b"\x04" + b"\x03\x01" + b"\x00" + b"\x61" + struct.pack(">H", 9000)
+    answer_first = b"\x0a" + b"\x01" + b"\x00" + b"\x01" + short(b"hi") + b"\x00"
+    cancel_first = b"\x05" + b"\x00"
+    ping = b"\x07" + struct.pack(">I", 0x01020304)
+    goodbye = b"\x08"
+    eof = b"\x09"
+    return hello, welcome, call_echo, call_big, answer_first, cancel_first, ping, goodbye, eof
+
+
+def server_ops():
+    """Operations of the server_session target, as octets."""
+    hello = b"\x01" + b"\x00" + struct.pack(">I", 9) + b"\x00" + b"\x00" + struct.pack(">I", 4242)
+    hello += b"\x01" + b"\x02" + b"\x02" + b"\x01"
+    # REQUEST echo("hi") of session 1, Request ID 1 (calls in flight: picks the first's ID).
+    request = b"\x02" + b"\x00" + struct.pack(">I", 1) + b"\x02" + b"\x03\x00" + b"\x01" + short(b"hi")
+    request += b"\x01" + b"\x02" + b"\x02" + b"\x01"
+    big = b"\x03" + b"\x00" + struct.pack(">I", 2) + b"\x03" + b"\x03\x01" + b"\x00\x62" + struct.pack(">H", 20000)
+    big += b"\x00" + b"\x02" + b"\x00" + b"\x01"
+    start_first = b"\x09" + b"\x00"
+    complete_first = b"\x0b" + b"\x00" + b"\x01" + short(b"hi") + b"\x01"
+    cancel = b"\x04" + b"\x00" + b"\x00" + b"\x06" + b"\x01\x02\x02\x01"
+    shutdown = b"\x08"
+    eof = b"\x06"
+    slow = b"\x07\x00"
+    stale = b"\x0d\x00"
+    return hello, request, big, start_first, complete_first, cancel, shutdown, eof, slow, stale
+
+
+def session_seeds():
+    hello, welcome, call_echo, call_big, answer, cancel, ping, goodbye, eof = client_ops()
+    head = struct.pack(">HIHB", 4096, 42, 4096, 4)
+    write("client_session", "call-answered", head + hello + welcome + call_echo + answer + goodbye)
+    write("client_session", "fragmented-call-cancelled", head + hello + welcome + call_big + cancel + call_echo + ping + eof)
+    write("client_session", "pending-at-eof", head + hello + welcome + call_echo + call_big + eof)
+    write("client_session", "spec-stream", head + hello + b"\x01" + short(WELCOME[:200]) + call_echo)
+
+    hello, request, big, start, complete, cancel, shutdown, eof, slow, stale = server_ops()
+    head = struct.pack(">HHB", 4096, 0x4000, 4)
+    write("server_session", "call-answered", head + hello + request + start + complete + stale + eof)
+    write("server_session", "drain", head + hello + request + big + start + shutdown + complete + request + eof)
+    write("server_session", "cancel-before-start", head + hello + request + cancel + start + eof)
+    write("server_session", "slow-reader", head + hello + request + start + slow + stale)
+    write("server_session", "spec-stream", head + b"\x00" + short(HELLO + REQUEST[:100]) + b"\x02\x00")
 
 
 if __name__ == "__main__":

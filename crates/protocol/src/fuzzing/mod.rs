@@ -8,10 +8,13 @@
 //! [`TARGETS`], `fuzz/fuzz_targets/<name>.rs` calling it, a `[[bin]]` in `fuzz/Cargo.toml`, and seed
 //! inputs in `fuzz/corpus/<name>/`.
 
+mod client_session;
 mod decode_frame;
 mod input;
 mod receiver;
 mod roundtrip;
+mod server_session;
+mod wire;
 
 pub use input::Input;
 
@@ -23,6 +26,8 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("decode_frame", decode_frame::run),
     ("receiver", receiver::run),
     ("roundtrip", roundtrip::run),
+    ("client_session", client_session::run),
+    ("server_session", server_session::run),
 ];
 
 /// The target called `name`.
@@ -45,4 +50,16 @@ pub fn receiver(data: &[u8]) {
 /// Message -> frames -> Receiver gives back the message, for any MaxFrame.
 pub fn roundtrip(data: &[u8]) {
     roundtrip::run(data);
+}
+
+/// ClientSession driven by fuzzer-chosen calls, cancels and server bytes: every started call gets
+/// exactly one reply, counts stay consistent, everything sent is valid frames (spec §8).
+pub fn client_session(data: &[u8]) {
+    client_session::run(data);
+}
+
+/// ServerSession driven by fuzzer-chosen client bytes and driver calls: one terminal message per
+/// call, nothing written for an ended session, consistent in-flight counts (spec §8).
+pub fn server_session(data: &[u8]) {
+    server_session::run(data);
 }
