@@ -12,7 +12,7 @@ use fifo_rpc_protocol::{
     encode_request, Event, Hello, Message, Receiver, ReceiverConfig, MIN_MAX_FRAME,
 };
 use fifo_rpc_server::Server;
-use rand::{Rng, SeedableRng};
+use rand::{Rng, RngCore, SeedableRng};
 
 use crate::harness::{big_reply, big_request};
 use crate::roles::{kind, patient, usr1_count, Args};
@@ -45,8 +45,9 @@ fn linger() -> ! {
 }
 
 /// Role `half-frame`: a raw client that connects by hand (spec §9.4), gets WELCOME, then writes
-/// the first `cut` octets of a REQUEST frame for `forbidden` (a real client never does: every
-/// frame is one write) and waits to be killed.
+/// `fragments` whole fragments of a REQUEST for `forbidden` and the first `cut` octets of the
+/// next frame (a real client never splits a frame: every frame is one write), and waits to be
+/// killed.
 fn half_frame(dir: &Path, args: &Args) {
     let deadline = Some(Instant::now() + Duration::from_secs(20));
     let d = ServiceDir::open_existing(dir).expect("service directory");
@@ -101,13 +102,35 @@ fn half_frame(dir: &Path, args: &Args) {
             }
         }
     }
-    let mut frame = Vec::new();
-    encode_request(session, 1, "forbidden", &[7u8; 1000], 4096, &mut frame).expect("REQUEST");
-    let cut = (args.num("cut", 500) as usize).clamp(1, frame.len() - 1);
-    writer
-        .write_frame_blocking(&frame[..cut], deadline, None)
-        .expect("write half a frame");
-    say(format!("HALF {cut} of {}", frame.len()));
+    // The REQUEST for `forbidden`, fragmented: `fragments` whole frames, then `cut` octets of
+    // the next one.
+    let fragments = args.num("fragments", 0) as usize;
+    let body = vec![7u8; 4000 * (fragments + 1)];
+    let mut wire = Vec::new();
+    encode_request(session, 1, "forbidden", &body, 4096, &mut wire).expect("REQUEST");
+    let mut frames = Vec::new();
+    let mut at = 0;
+    while at < wire.len() {
+        let len = usize::from(u16::from_be_bytes([wire[at + 2], wire[at + 3]]));
+        frames.push(&wire[at..at + len]);
+        at += len;
+    }
+    for frame in &frames[..fragments] {
+        writer
+            .write_frame_blocking(frame, deadline, None)
+            .expect("write a fragment");
+    }
+    let next = frames[fragments];
+    let cut = (args.num("cut", 500) as usize).min(next.len() - 1);
+    if cut > 0 {
+        writer
+            .write_frame_blocking(&next[..cut], deadline, None)
+            .expect("write part of a frame");
+    }
+    say(format!(
+        "HALF fragments={fragments} cut={cut} of {}",
+        next.len()
+    ));
     linger();
 }
 
@@ -129,7 +152,8 @@ fn caller(dir: &Path, args: &Args) {
                 .call_raw("big", &big_request(size, seed))
                 .map(|reply| (reply == big_reply(size, seed), reply.len()))
         } else {
-            let body: Vec<u8> = (0..size).map(|_| rng.gen()).collect();
+            let mut body = vec![0u8; size];
+            rng.fill_bytes(&mut body);
             client
                 .call_raw(&method, &body)
                 .map(|reply| (reply == body, reply.len()))
@@ -231,7 +255,8 @@ fn storm_client(dir: &Path, args: &Args) {
                 let mut rng = rand::rngs::StdRng::seed_from_u64(t);
                 for i in 0..calls / threads {
                     let len = rng.gen_range(0..=max);
-                    let body: Vec<u8> = (0..len).map(|_| rng.gen()).collect();
+                    let mut body = vec![0u8; len];
+                    rng.fill_bytes(&mut body);
                     let reply = client
                         .call_raw("bytes", &body)
                         .unwrap_or_else(|e| panic!("call {i} of thread {t} failed: {e}"));
