@@ -212,11 +212,21 @@ fn stopped(dir: &Path, args: &Args) {
     client.flush().expect("flush");
     say("SENT");
     let mut errors = Vec::new();
+    let mut ok = 0;
     for (seed, call) in calls {
         match call.wait() {
-            Ok(reply) => assert!(reply == big_reply(size, seed), "a wrong answer for {seed}"),
+            Ok(reply) => {
+                assert!(reply == big_reply(size, seed), "a wrong answer for {seed}");
+                ok += 1;
+            }
             Err(e) => errors.push(kind(&e)),
         }
+    }
+    if args.get("expect") == Some("any") {
+        errors.sort();
+        errors.dedup();
+        say(format!("END ok={ok} errors={}", errors.join("+")));
+        return;
     }
     if args.get("expect") == Some("ok") {
         assert!(errors.is_empty(), "calls failed: {errors:?}");

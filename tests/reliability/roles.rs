@@ -221,8 +221,14 @@ fn server(dir: &Path, args: &Args) {
             _ => "warn",
         };
         eprintln!("server {level}: {record}");
-        if let fifo_rpc_server::ServerLog::SessionStarted { session, .. } = record {
-            println!("@@SESSION {session}");
+        match record {
+            fifo_rpc_server::ServerLog::SessionStarted { session, .. } => {
+                println!("@@SESSION {session}");
+            }
+            fifo_rpc_server::ServerLog::SlowReader { session, .. } => {
+                println!("@@SLOW {session}");
+            }
+            _ => {}
         }
     });
     if let Some(n) = args.get("workers") {
