@@ -35,6 +35,16 @@ impl Plan {
         bulk_16mib_calls: 16,
     };
 
+    /// The plan for diagnostic configurations (Unix socket, split placement, variants of the
+    /// fifo-rpc setup): a fifth of the round trips, so that a full run stays within minutes.
+    pub(crate) fn diagnostic(self) -> Plan {
+        Plan {
+            warmup: (self.warmup / 5).max(1),
+            timed: (self.timed / 5).max(1),
+            ..self
+        }
+    }
+
     /// A smoke run that exercises every measurement in a few seconds.
     pub(crate) const QUICK: Plan = Plan {
         quick: true,

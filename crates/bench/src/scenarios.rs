@@ -27,8 +27,24 @@ pub(crate) enum Scenario {
 }
 
 impl Scenario {
+    /// Whether this is one of the headline round-trip configurations, measured with the full
+    /// method; the others use [`Plan::diagnostic`].
+    fn is_headline(self) -> bool {
+        use Placement::{Pinned, Unpinned};
+        match self {
+            Scenario::PingPong(Transport::Fifo, _, Pinned | Unpinned) => true,
+            Scenario::RpcRoundTrip(setup, _, Pinned | Unpinned) => {
+                setup == Setup::DEFAULT || setup == Setup::NOSPIN
+            }
+            Scenario::PingPong(..) | Scenario::RpcRoundTrip(..) => false,
+            _ => true,
+        }
+    }
+
     /// Runs this configuration once.
     pub(crate) fn run(self, plan: &Plan) -> Result<Metrics> {
+        let light = plan.diagnostic();
+        let plan = if self.is_headline() { plan } else { &light };
         match self {
             Scenario::PingPong(t, size, p) => pingpong::run(t, size, p, plan),
             Scenario::Stream(pipe_size, p) => stream::run(pipe_size, p, plan),
