@@ -47,6 +47,7 @@ pub fn child_main() {
     bind_child_lifetime(Duration::from_secs(120));
     if let Some(mode) = args.get("usr1") {
         install_usr1(mode == "restart");
+        println!("@@ARMED");
     }
     if args.get("sigpipe") == Some("default") {
         // SAFETY: resetting SIGPIPE to its default action (kill the process) at the start of a
