@@ -6,11 +6,27 @@ one of the current session, so that the only thing wrong with it is the field un
 peer accepted it, it would have run a call or ended the session, which the harness would see.
 """
 
+import json
+import os
 import struct
 import zlib
 
+from fiforpc import bincode1 as B
 from fiforpc import frame as F
 from fiforpc import messages as M
+
+VECTORS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "vectors")
+
+
+def s(text):
+    """A bincode1 string body (§10.1): the argument and result of echo and fail."""
+    return B.encode(B.STRING, text)
+
+
+def load_vectors(name):
+    """One file of spec/vectors/ (§13.1)."""
+    with open(os.path.join(VECTORS, name)) as f:
+        return json.load(f)
 
 _HEADER = struct.Struct(">2sHBBBBII")
 

@@ -21,6 +21,7 @@ import argparse
 import fnmatch
 import json
 import os
+import signal
 import sys
 import time
 import traceback
@@ -29,10 +30,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "python"))  # the fiforpc package
 
-import scenarios_client  # noqa: E402,F401  (registers the client-role scenarios)
-import scenarios_server  # noqa: E402,F401  (registers the server-role scenarios)
+# Importing the scenario modules registers their scenarios, in this order.
+import scenarios_server  # noqa: E402,F401
+import scenarios_server_faults  # noqa: E402,F401
+import scenarios_server_files  # noqa: E402,F401
+import scenarios_client  # noqa: E402,F401
+import scenarios_client_faults  # noqa: E402,F401
 from context import SCENARIOS, Context  # noqa: E402
-from procs import Fail  # noqa: E402
+from procs import Fail, PeerClosed  # noqa: E402
 
 
 def parse_args(argv):
@@ -88,14 +93,32 @@ def selected(role, patterns):
     return out
 
 
+WATCHDOG_SLACK = 15  # seconds past a scenario's own deadline before the watchdog fires
+
+
+def _watchdog(signum, frame):
+    raise Fail("the scenario overran its deadline (watchdog)")
+
+
 def run_one(sc, cmd, args):
-    """Runs one scenario in its own context; returns (status, detail, seconds)."""
+    """Runs one scenario in its own context; returns (status, detail, seconds).
+
+    Every wait inside a scenario has its own deadline; the SIGALRM watchdog is the last line
+    of defence should one be missing, so that a run always ends."""
     ctx = Context(cmd, sc)
     t0 = time.monotonic()
     status, detail = "PASS", ""
+    signal.signal(signal.SIGALRM, _watchdog)
+    signal.alarm(int(sc.timeout) + WATCHDOG_SLACK)
     try:
         result = sc.func(ctx)
         detail = result if isinstance(result, str) else "; ".join(ctx.notes)
+    except PeerClosed as e:
+        status, detail = "FAIL", str(e)
+        for p in ctx.procs:  # why did it close? say how it ended
+            if p.poll() is not None:
+                detail += "; %s: %s, stderr: %s" % (p.name, p.exit_status_text(p.poll()),
+                                                   p.stderr_tail(1))
     except Fail as e:
         status, detail = "FAIL", str(e)
     except Exception as e:  # a harness bug or an unexpected OS error: still a FAIL, with a trace
@@ -103,6 +126,7 @@ def run_one(sc, cmd, args):
         if args.verbose:
             traceback.print_exc()
     finally:
+        signal.alarm(0)
         if status == "FAIL" and args.verbose:
             for p in ctx.procs:
                 err = p.stderr.strip()

@@ -22,13 +22,13 @@ import select
 import stat
 from collections import deque
 
+from fiforpc import bincode1 as B
 from fiforpc import fifo
 from fiforpc import frame as F
 from fiforpc import messages as M
-from fiforpc.fifo import Deadline
 from fiforpc.receiver import ErrorEvent, IgnoredEvent, MessageEvent, Receiver
 
-from procs import Fail
+from procs import Fail, PeerClosed
 
 MAX_MESSAGE = 64 * 1024 * 1024  # what the harness accepts in either role
 
@@ -131,7 +131,7 @@ def write_all(fd, data, deadline, keep_reading=None, atomic=True):
     ``keep_reading`` is ``(fd, read)``: while the write waits for room, ``read()`` runs whenever
     ``fd`` is readable, so that two full pipes cannot deadlock (FR-FIFO-13). None (a scenario
     that stops reading on purpose) waits for room only.
-    Raises :class:`fifo.PeerGone` on EPIPE.
+    Raises :class:`procs.PeerClosed` on EPIPE.
     """
     view = memoryview(data)
     while view:
@@ -140,7 +140,8 @@ def write_all(fd, data, deadline, keep_reading=None, atomic=True):
         except BlockingIOError:
             n = 0
         except BrokenPipeError:
-            raise fifo.PeerGone("EPIPE: the reader of the FIFO is gone") from None
+            raise PeerClosed("the implementation closed the FIFO the harness was writing "
+                             "(EPIPE)") from None
         if n and atomic and n != len(view):
             raise Fail("short write of %d of %d octets on a FIFO (FR-FRAME-11)" % (n, len(view)))
         view = view[n:]
@@ -319,7 +320,6 @@ class ClientPeer:
 
     def echo(self, text, deadline):
         """An ``echo`` call that must succeed with the same string."""
-        from fiforpc import bincode1 as B
         ans = self.call("echo", B.encode(B.STRING, text), deadline)
         if not isinstance(ans, M.Response) or ans.body != B.encode(B.STRING, text):
             raise Fail("echo(%r) answered %s" % (short(text), describe(ans)))
@@ -553,4 +553,4 @@ def file_mode(path):
     return stat.S_IFMT(st.st_mode), stat.S_IMODE(st.st_mode)
 
 
-__all__ = ["ClientPeer", "ServerPeer", "Inbox", "describe", "short", "write_all", "Deadline"]
+__all__ = ["ClientPeer", "ServerPeer", "Inbox", "describe", "short", "write_all"]

