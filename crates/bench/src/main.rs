@@ -101,6 +101,7 @@ fn run_peer(args: &PeerArgs) -> Result<()> {
     }
     match args.role {
         Role::FifoEcho => raw::peers::fifo_echo(args),
+        Role::FifoSpinEcho => raw::peers::fifo_spin_echo(args),
         Role::FifoBatchEcho => raw::peers::fifo_batch_echo(args),
         Role::UnixEcho => raw::peers::unix_echo(args),
         Role::FifoSink => raw::peers::fifo_sink(args),

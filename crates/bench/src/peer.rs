@@ -23,6 +23,9 @@ use crate::{alloc, sys};
 pub(crate) enum Role {
     /// Reads `size` bytes from `pipe.in`, writes them to `pipe.out`, until end of file.
     FifoEcho,
+    /// As `fifo-echo`, but `pipe.in` is non-blocking and an empty read yields the CPU and tries
+    /// again (a busy-polling reader that lets a peer on the same CPU run).
+    FifoSpinEcho,
     /// Reads up to 4 KiB from `pipe.in` and writes everything read to `pipe.out` in one write.
     FifoBatchEcho,
     /// Reads `size` bytes from the Unix socket `sock`, writes them back, until end of file.

@@ -79,6 +79,9 @@ pub(crate) fn all() -> Vec<Scenario> {
             if placement != Split {
                 list.push(Scenario::PingPong(Transport::Unix, size, placement));
             }
+            if size == 64 {
+                list.push(Scenario::PingPong(Transport::FifoSpin, size, placement));
+            }
         }
     }
     for placement in [Pinned, Unpinned] {
@@ -167,6 +170,16 @@ pub(crate) fn rows() -> Vec<Row> {
                 ));
             }
         }
+    }
+    // Against readers that busy-poll with a yield (the best a spin-then-block strategy can do).
+    for placement in ["pinned", "unpinned", "split"] {
+        rows.push(row(
+            &format!("rt64_{placement}_vs_busypoll_p50_us"),
+            "us",
+            Lower,
+            &format!("rpc.rt64.{placement}.p50_us"),
+            &format!("fifo_spin.rt64.{placement}.p50_us"),
+        ));
     }
     // CPU and allocations per call.
     let per_call: &[(&str, &str, &str)] = &[

@@ -15,6 +15,38 @@ pub(crate) fn fifo_echo(args: &PeerArgs) -> Result<()> {
     echo_exact(&mut input, &mut output, args.size)
 }
 
+/// Echoes `size`-byte messages like [`fifo_echo`], reading `pipe.in` without blocking and
+/// yielding the CPU after each empty read.
+pub(crate) fn fifo_spin_echo(args: &PeerArgs) -> Result<()> {
+    let (mut input, mut output) = open_peer_ends(&args.dir)?;
+    crate::sys::set_nonblocking(&input, true).context("making pipe.in non-blocking")?;
+    control::serve_in_background();
+    let mut buf = vec![0u8; args.size];
+    loop {
+        if !read_spinning(&mut input, &mut buf).context("reading a message")? {
+            return Ok(());
+        }
+        output.write_all(&buf).context("writing a message")?;
+    }
+}
+
+/// Fills `buf` from a non-blocking reader, yielding the CPU after every empty read; `false` at
+/// end of file before the first byte.
+pub(crate) fn read_spinning(input: &mut impl Read, buf: &mut [u8]) -> std::io::Result<bool> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match input.read(&mut buf[filled..]) {
+            Ok(0) if filled == 0 => return Ok(false),
+            Ok(0) => return Err(ErrorKind::UnexpectedEof.into()),
+            Ok(n) => filled += n,
+            Err(err) if err.kind() == ErrorKind::WouldBlock => std::thread::yield_now(),
+            Err(err) if err.kind() == ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(true)
+}
+
 /// Echoes whatever one read of up to 4 KiB returns with one write, until end of file.
 pub(crate) fn fifo_batch_echo(args: &PeerArgs) -> Result<()> {
     let (mut input, mut output) = open_peer_ends(&args.dir)?;

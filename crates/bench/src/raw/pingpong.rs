@@ -15,6 +15,9 @@ use crate::plan::{Placement, Plan};
 pub(crate) enum Transport {
     /// A pair of FIFOs, `pipe.in` and `pipe.out`.
     Fifo,
+    /// A pair of FIFOs whose readers busy-poll: non-blocking reads, yielding the CPU after each
+    /// empty one.
+    FifoSpin,
     /// One Unix stream socket.
     Unix,
 }
@@ -24,6 +27,7 @@ impl Transport {
     pub(crate) fn name(self) -> &'static str {
         match self {
             Transport::Fifo => "fifo",
+            Transport::FifoSpin => "fifo_spin",
             Transport::Unix => "unix",
         }
     }
@@ -55,14 +59,25 @@ pub(crate) fn run(
         placement.name()
     );
     match transport {
-        Transport::Fifo => {
+        Transport::Fifo | Transport::FifoSpin => {
+            let spin = transport == Transport::FifoSpin;
             let dir = FifoDir::new()?;
-            let mut args = PeerArgs::new(Role::FifoEcho, dir.path().to_owned());
+            let role = if spin {
+                Role::FifoSpinEcho
+            } else {
+                Role::FifoEcho
+            };
+            let mut args = PeerArgs::new(role, dir.path().to_owned());
             args.size = size;
             args.cpu = placement.peer_cpu();
             let mut peer = Peer::spawn(&args)?;
-            let (mut tx, mut rx) = open_parent_ends(dir.path(), &mut peer)?;
-            let metrics = ping_pong(&mut peer, &mut tx, &mut rx, size, plan, &prefix)?;
+            let (mut tx, rx) = open_parent_ends(dir.path(), &mut peer)?;
+            let metrics = if spin {
+                crate::sys::set_nonblocking(&rx, true).context("making pipe.out non-blocking")?;
+                ping_pong(&mut peer, &mut tx, &mut Spinning(&rx), size, plan, &prefix)?
+            } else {
+                ping_pong(&mut peer, &mut tx, &mut &rx, size, plan, &prefix)?
+            };
             drop((tx, rx));
             peer.finish()?;
             Ok(metrics)
@@ -86,6 +101,24 @@ pub(crate) fn run(
             drop((tx, rx));
             peer.finish()?;
             Ok(metrics)
+        }
+    }
+}
+
+/// A non-blocking reader whose `read_exact` busy-polls, yielding the CPU after empty reads.
+struct Spinning<'a>(&'a std::fs::File);
+
+impl Read for Spinning<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let mut file = self.0;
+        file.read(buf)
+    }
+
+    fn read_exact(&mut self, buf: &mut [u8]) -> std::io::Result<()> {
+        let mut file = self.0;
+        match super::peers::read_spinning(&mut file, buf)? {
+            true => Ok(()),
+            false => Err(std::io::ErrorKind::UnexpectedEof.into()),
         }
     }
 }
