@@ -26,7 +26,7 @@ class Scenario:
         self.func = func
         self.timeout = timeout
         doc = (func.__doc__ or "").strip()
-        self.summary = doc.split("\n\n")[0].replace("\n", " ") if doc else ""
+        self.summary = " ".join(doc.split("\n\n")[0].split()) if doc else ""
 
 
 def scenario(sid, role, requirements, timeout=30.0):

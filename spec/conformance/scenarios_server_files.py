@@ -139,7 +139,7 @@ def second_server(ctx):
     exit_and_drain(ctx, proc, peer)
 
 
-@scenario("server.stale-files", "server", "FR-FIFO-6 FR-FIFO-5")
+@scenario("server.stale-files", "server", "FR-FIFO-6")
 def stale_files(ctx):
     """After SIGKILL the files stay; the next server reclaims them, creates new inodes (§9.2
     step 3), serves, and cleans up."""
