@@ -102,10 +102,38 @@ fn broken(good: &[u8], header: FrameHeader, payload: &[u8]) -> Vec<Vec<u8>> {
         encode_frame(&h, ext, p, 4096, &mut v).expect("frame");
         v
     };
-    out.push(frame(FrameHeader { version: 2, ..header }, &[], payload));
-    out.push(frame(FrameHeader { session: 0, ..header }, &[], payload));
-    out.push(frame(FrameHeader { request: 0, ..header }, &[], payload));
-    out.push(frame(FrameHeader { frame_type: 0x17, ..header }, &[], payload));
+    out.push(frame(
+        FrameHeader {
+            version: 2,
+            ..header
+        },
+        &[],
+        payload,
+    ));
+    out.push(frame(
+        FrameHeader {
+            session: 0,
+            ..header
+        },
+        &[],
+        payload,
+    ));
+    out.push(frame(
+        FrameHeader {
+            request: 0,
+            ..header
+        },
+        &[],
+        payload,
+    ));
+    out.push(frame(
+        FrameHeader {
+            frame_type: 0x17,
+            ..header
+        },
+        &[],
+        payload,
+    ));
     out.push(frame(header, &[0x05, 0x01, 0xaa], payload)); // unknown critical extension
     out.push(frame(header, &[0x85, 0x05, 0xaa], payload)); // runs past the extension area
     out
@@ -123,8 +151,15 @@ fn forbidden_requests(session: u32, request: u32) -> Vec<Vec<u8>> {
     let mut frames = broken(&good, header, &payload);
     // Valid, but of another session (FR-HS-4): discarded, never run.
     let mut foreign = Vec::new();
-    encode_request(session ^ 0x8000_0001, request, "forbidden", body, 4096, &mut foreign)
-        .expect("REQUEST");
+    encode_request(
+        session ^ 0x8000_0001,
+        request,
+        "forbidden",
+        body,
+        4096,
+        &mut foreign,
+    )
+    .expect("REQUEST");
     frames.push(foreign);
     frames
 }
@@ -205,16 +240,31 @@ fn stranger_on_pipe_in_while_a_client_calls() {
     let calls = callers.join().expect("legitimate callers");
     assert!(client.is_connected(), "FR-ERR-1: the session was kept");
     let stats = String::from_utf8(client.call_raw("stats", &[]).expect("stats")).expect("text");
-    assert_eq!(field(&stats, "forbidden"), 0, "a broken frame was run as a call");
-    assert_eq!(field(&stats, "bytes"), calls, "calls run that the client did not make");
+    assert_eq!(
+        field(&stats, "forbidden"),
+        0,
+        "a broken frame was run as a call"
+    );
+    assert_eq!(
+        field(&stats, "bytes"),
+        calls,
+        "calls run that the client did not make"
+    );
     client.close();
     server.signal(Signal::SIGTERM).expect("SIGTERM");
     let summary = server.expect("SUMMARY", WAIT);
     server.expect_success(WAIT);
-    assert_eq!(field(&summary, "sessions"), 1, "one session throughout: {summary}");
+    assert_eq!(
+        field(&summary, "sessions"),
+        1,
+        "one session throughout: {summary}"
+    );
     let errors = field(&summary, "framing_errors");
     assert!(errors > 0, "framing errors are reported: {summary}");
-    assert!(field(&summary, "discarded") > 0, "FR-HS-4: foreign frames discarded");
+    assert!(
+        field(&summary, "discarded") > 0,
+        "FR-HS-4: foreign frames discarded"
+    );
     figure(format_args!(
         "bad input on pipe.in: {} invalid vectors + {} crafted `forbidden` frames + {} random \
          records ({} octets, {wrote}) while 3 threads made {calls} calls: 0 run as calls, \

@@ -15,9 +15,13 @@ fn without_sys_resource() -> Vec<String> {
         .into_iter()
         .find(|p| Path::new(p).exists());
     match setpriv {
-        Some(p) => [p, "--inh-caps=-sys_resource", "--bounding-set=-sys_resource"]
-            .map(String::from)
-            .to_vec(),
+        Some(p) => [
+            p,
+            "--inh-caps=-sys_resource",
+            "--bounding-set=-sys_resource",
+        ]
+        .map(String::from)
+        .to_vec(),
         None => Vec::new(),
     }
 }

@@ -66,7 +66,10 @@ fn sigusr1_storms_with_and_without_sa_restart() {
         let (mut sent, mut at_client, mut at_server, mut seconds) = (0, 0, 0, 0.0);
         for _ in 0..n {
             let (s, c, v, secs) = storm_run(restart, rand::Rng::gen(&mut rng));
-            assert!(c > 0 && v > 0, "the storm reached both processes ({c}, {v})");
+            assert!(
+                c > 0 && v > 0,
+                "the storm reached both processes ({c}, {v})"
+            );
             sent += s;
             at_client += c;
             at_server += v;
