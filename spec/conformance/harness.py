@@ -64,6 +64,7 @@ def parse_args(argv):
     args = ap.parse_args(argv)
     if not args.list and not (args.server or args.client):
         ap.error("give --server CMD... or --client CMD... (or --list)")
+
     return args
 
 
@@ -142,7 +143,7 @@ def run_one(sc, cmd, args):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    role = "server" if args.server else "client" if args.client else None
+    role = "server" if args.server is not None else "client" if args.client is not None else None
     cmd = args.server or args.client
     scenarios = selected(role, args.only)
     if args.list:

@@ -115,6 +115,14 @@ class Inbox:
             elif isinstance(ev, IgnoredEvent):
                 self.ignored += 1
 
+    def foreign_note(self):
+        """For a failure detail: what arrived instead, when it was of another session."""
+        if not self.foreign:
+            return ""
+        sid, msg = self.foreign[-1]
+        return " (%d messages of other sessions arrived, the last %s of session %08x)" % (
+            len(self.foreign), describe(msg), sid)
+
     def problems(self):
         """The sender's rules the implementation broke, as text (empty when none)."""
         out = list(self.violations)
@@ -220,14 +228,13 @@ class ClientPeer:
         return M.encode(msg, self.session if session is None else session,
                         max_frame or self.max_frame)
 
-    def send(self, *msgs, deadline, session=None, one_write_each=False):
+    def send(self, *msgs, deadline, session=None):
         """Encodes messages (fragmenting at the agreed MaxFrame) and writes their frames, whole
         frames per write, at most PIPE_BUF octets per write (FR-FRAME-10)."""
         frames = []
         for m in msgs:
             frames += self.frames_of(m, session)
-        writes = frames if one_write_each else batch(frames, self.pipe_buf)
-        for w in writes:
+        for w in batch(frames, self.pipe_buf):
             self.write(w, deadline)
 
     def request(self, method, body, deadline, rid=None):
@@ -269,7 +276,7 @@ class ClientPeer:
             if not self.pump(deadline) and not self.inbox.messages:
                 if self.inbox.eof:
                     return None
-                raise Fail("no %s within the deadline" % what)
+                raise Fail("no %s within the deadline%s" % (what, self.inbox.foreign_note()))
         return self.inbox.messages.popleft()[1]
 
     def hello(self, deadline, **fields):
@@ -461,7 +468,7 @@ class ServerPeer:
             if not self.pump(deadline) and not self.inbox.messages:
                 if self.inbox.eof:
                     return None
-                raise Fail("no %s within the deadline" % what)
+                raise Fail("no %s within the deadline%s" % (what, self.inbox.foreign_note()))
         self.last_session, msg = self.inbox.messages.popleft()
         return msg
 
