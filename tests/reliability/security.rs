@@ -115,12 +115,9 @@ fn planted_files_at_every_path_are_refused() {
             "{name} {what}: the error must name {}: {err}",
             target.display()
         );
-        // The refusal creates nothing else; only `lock`, taken before the other paths are
-        // checked (spec §9.2 steps 2-3), may stay behind, unlocked, for the next server.
-        let mut after = entries(&dir);
-        if !before.contains(&"lock".to_owned()) {
-            after.retain(|e| e != "lock");
-        }
+        // FR-FIFO-6: a refusal leaves D as it was, including the `lock` file the server
+        // created for this start before it found the planted file.
+        let after = entries(&dir);
         assert_eq!(after, before, "{name} {what}: the directory was changed");
         assert!(
             std::fs::symlink_metadata(&target).is_ok(),

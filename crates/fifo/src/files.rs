@@ -67,16 +67,17 @@ impl ServerLock {
     /// ```
     pub fn reclaim_and_create(&self) -> Result<()> {
         let dir = self.dir();
-        let mut present = [false; SERVICE_FILES.len()];
-        // Check every leftover before removing any, so a refusal leaves the directory as it was.
-        for (slot, (name, kind)) in present.iter_mut().zip(SERVICE_FILES) {
-            if let Some(stat) = dir.stat_at(name)? {
-                let path = dir.join(name);
-                let rule = ModeRule::Exactly(FILE_MODE);
-                verify(&stat, &path, kind, dir.expected_uid(), rule)?;
-                *slot = true;
+        // Check every leftover before removing any, so a refusal leaves the directory as it was,
+        // without even the lock file if this start created it.
+        let present = match check_leftovers(dir) {
+            Ok(present) => present,
+            Err(refused) => {
+                if self.created {
+                    let _ = unlink_if_present(dir, LOCK);
+                }
+                return Err(refused);
             }
-        }
+        };
         for (&was_present, (name, _)) in present.iter().zip(SERVICE_FILES) {
             if was_present {
                 unlink_if_present(dir, name)?;
@@ -176,4 +177,24 @@ fn set_exact_mode(dir: &ServiceDir, fd: &OwnedFd, name: &str, kind: FileKind) ->
         fchmod(fd, Mode::from_bits_truncate(FILE_MODE)).map_err(|e| io_err("fchmod", &path, e))?;
     }
     Ok(())
+}
+
+/// Which of the service files are present; an error if one of them is not what a server of this
+/// user leaves behind (FR-FIFO-6).
+fn check_leftovers(dir: &ServiceDir) -> Result<[bool; SERVICE_FILES.len()]> {
+    let mut present = [false; SERVICE_FILES.len()];
+    for (slot, (name, kind)) in present.iter_mut().zip(SERVICE_FILES) {
+        if let Some(stat) = dir.stat_at(name)? {
+            let path = dir.join(name);
+            verify(
+                &stat,
+                &path,
+                kind,
+                dir.expected_uid(),
+                ModeRule::Exactly(FILE_MODE),
+            )?;
+            *slot = true;
+        }
+    }
+    Ok(present)
 }

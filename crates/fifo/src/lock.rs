@@ -30,6 +30,8 @@ pub const FILE_MODE: u32 = 0o600;
 pub struct ServerLock {
     held: Held,
     dir: ServiceDir,
+    /// `acquire` created the lock file: a refused start removes it again, leaving D as it was.
+    pub(crate) created: bool,
 }
 
 /// A client's exclusive lock on `D/client.lock`, held for the whole session (FR-FIFO-10).
@@ -82,12 +84,17 @@ impl ServerLock {
     /// ```
     pub fn acquire(dir: &ServiceDir) -> Result<ServerLock> {
         let path = dir.join(LOCK);
-        let flags = OFlag::O_RDWR
-            | OFlag::O_CREAT
-            | OFlag::O_NOFOLLOW
-            | OFlag::O_CLOEXEC
-            | OFlag::O_NONBLOCK;
-        let fd = open_lock_file(dir, LOCK, &path, flags)?;
+        let flags = OFlag::O_RDWR | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK;
+        // Open an existing lock file, or create it exclusively, so that we know whether this
+        // call created it (a refused start then removes it: FR-FIFO-6 "leaves D as it was").
+        let (fd, created) = match open_lock_file(dir, LOCK, &path, flags) {
+            Ok(fd) => (fd, false),
+            Err(FifoError::NotFound { .. }) => {
+                let create = flags | OFlag::O_CREAT | OFlag::O_EXCL;
+                (open_lock_file(dir, LOCK, &path, create)?, true)
+            }
+            Err(e) => return Err(e),
+        };
         let stat = fstat(&fd).map_err(|e| io_err("fstat", &path, e))?;
         verify(
             &stat,
@@ -113,6 +120,7 @@ impl ServerLock {
         Ok(ServerLock {
             held,
             dir: dir.clone(),
+            created,
         })
     }
 
