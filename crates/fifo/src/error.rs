@@ -238,7 +238,7 @@ pub enum FifoError {
     },
 
     /// A system call on a path failed for another reason.
-    #[error("{op} failed on {path}: {source}")]
+    #[error("{op} failed on {path}: {source}{}", hint(source))]
     Io {
         /// The system call or operation, such as `"openat"`.
         op: &'static str,
@@ -249,13 +249,30 @@ pub enum FifoError {
     },
 
     /// A system call that involves no path failed (`poll`, `eventfd`, `pthread_sigmask`).
-    #[error("{op} failed: {source}")]
+    #[error("{op} failed: {source}{}", hint(source))]
     Os {
         /// The system call.
         op: &'static str,
         /// The error the kernel returned.
         source: io::Error,
     },
+}
+
+/// What to do about the errors a user can act on; empty for the others.
+fn hint(source: &io::Error) -> &'static str {
+    match source.raw_os_error() {
+        Some(libc::EMFILE) => {
+            "; the process is out of file descriptors: raise its limit (ulimit -n, RLIMIT_NOFILE) or close some"
+        }
+        Some(libc::ENFILE) => "; the system is out of file descriptors: close some, or raise fs.file-max",
+        Some(libc::ENOMEM) => {
+            "; the kernel refused memory for the pipe: check fs.pipe-user-pages-hard and free memory"
+        }
+        Some(libc::EACCES) | Some(libc::EPERM) => {
+            "; permission denied: run as the user that owns the service directory"
+        }
+        _ => "",
+    }
 }
 
 /// Short for `Result<T, FifoError>`.
@@ -275,5 +292,26 @@ pub(crate) fn os_err(op: &'static str, errno: nix::Error) -> FifoError {
     FifoError::Os {
         op,
         source: io::Error::from(errno),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Errors a user can act on say what to do; others are left as the kernel said them.
+    #[test]
+    fn out_of_descriptors_says_what_to_do() {
+        let err = os_err("eventfd", nix::Error::EMFILE);
+        let text = err.to_string();
+        assert!(text.starts_with("eventfd failed: "), "{text}");
+        assert!(text.contains("raise its limit (ulimit -n"), "{text}");
+        let err = io_err("openat", "/x/pipe.in", nix::Error::EACCES);
+        assert!(
+            err.to_string().contains("run as the user that owns"),
+            "{err}"
+        );
+        let plain = io_err("read", "/x/pipe.in", nix::Error::EIO).to_string();
+        assert!(!plain.contains("; "), "{plain}");
     }
 }
