@@ -40,9 +40,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pass() { echo "PASS $1${2:+ ($2)}"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1${2:+ ($2)}"; failed=$((failed + 1)); }
-skip() { echo "SKIP $1 ($2)"; }
+# pass/fail/skip NAME [DETAIL...]: one line each; DETAIL words are joined with spaces.
+pass() { local n=$1; shift; echo "PASS $n${*:+ ($*)}"; passed=$((passed + 1)); }
+fail() { local n=$1; shift; echo "FAIL $n${*:+ ($*)}"; failed=$((failed + 1)); }
+skip() { local n=$1; shift; echo "SKIP $n ($*)"; }
 
 for prog in "$RUST_SERVER" "$RUST_CLIENT"; do
   if [[ ! -x "$prog" ]]; then
@@ -117,14 +118,19 @@ cli() {
   if ((status == 0)) && [[ "$out" == "$want" ]]; then
     pass "$name"
   else
-    fail "$name" "exit $status, stdout '$(head -c 200 <<<"$out")', stderr $(head -c 300 "$BASE/cli.stderr")"
+    fail "$name" "exit $status, stdout '$(head -c 200 <<<"$out")'," \
+      "stderr $(head -c 300 "$BASE/cli.stderr")"
   fi
 }
 
 transcript() {
   local m
   for m in "$@"; do
-    if [[ "$m" == exit ]]; then echo "server exited"; else printf 'sent: %s\nreceived: %s\n' "$m" "$m"; fi
+    if [[ "$m" == exit ]]; then
+      echo "server exited"
+    else
+      printf 'sent: %s\nreceived: %s\n' "$m" "$m"
+    fi
   done
 }
 
@@ -207,8 +213,10 @@ if start_server python-server "$D" "${PY_SERVER[@]}"; then
   big=$(head -c 100000 /dev/zero | tr '\0' 'b')
   cli "$N: 100000-octet message, 25 fragments each way (CLI)" "$(transcript "$big")" \
     "$RUST_CLIENT" --dir "$D" --timeout-ms 10000 "$big"
-  skip "$N: 4 MiB message" "a command-line argument is limited to 128 KiB; needs a Rust client that reads the message from a file"
-  skip "$N: calls in flight" "echo_client calls one message at a time; needs a Rust client option for concurrent calls"
+  skip "$N: 4 MiB message" "a command-line argument is limited to 128 KiB;" \
+    "needs a Rust client that reads the message from a file"
+  skip "$N: calls in flight" "echo_client calls one message at a time;" \
+    "needs a Rust client option for concurrent calls"
   skip "$N: ERROR answer" "echo_client only calls echo and exit; needs a way to call fail"
   cli "$N: exit (CLI)" "server exited" "$RUST_CLIENT" --dir "$D" --timeout-ms 5000 exit
   stop_check "$N" "$D"

@@ -555,9 +555,4 @@ def describe(msg):
     return type(msg).__name__.upper()
 
 
-def file_mode(path):
-    st = os.lstat(path)
-    return stat.S_IFMT(st.st_mode), stat.S_IMODE(st.st_mode)
-
-
 __all__ = ["ClientPeer", "ServerPeer", "Inbox", "describe", "short", "write_all"]

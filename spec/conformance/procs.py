@@ -18,7 +18,6 @@ import struct
 import subprocess
 import termios
 import threading
-import time
 
 from fiforpc.fifo import Deadline
 
@@ -282,14 +281,3 @@ def wait_until(cond, deadline, what, interval=0.01):
         if deadline.expired():
             raise Fail("%s did not happen within the deadline" % what)
         select.poll().poll(int(interval * 1000))
-
-
-def listdir_sorted(path):
-    try:
-        return sorted(os.listdir(path))
-    except FileNotFoundError:
-        return None
-
-
-def elapsed_since(t0):
-    return time.monotonic() - t0
