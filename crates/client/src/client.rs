@@ -326,7 +326,8 @@ impl Client {
     ///
     /// # Errors
     /// As [`call_raw`](Self::call_raw); [`ClientError::Remote`] with `METHOD_NOT_FOUND` if the
-    /// server does not serve `exit`.
+    /// server does not serve `exit`; [`ClientError::ServerGone`] if `pipe.out` ends without the
+    /// GOODBYE `SHUTTING_DOWN` (the server went away without confirming its drain).
     ///
     /// # Examples
     /// ```
@@ -349,14 +350,16 @@ impl Client {
             let over = g.eof || matches!(g.dead, Some(Dead::Closed | Dead::Violation(_)));
             over.then(|| g.dead.clone())
         });
+        // FR-EXIT-1: acknowledged means RESPONSE and then GOODBYE SHUTTING_DOWN (EOF follows,
+        // but a GOODBYE without EOF in time is enough). End of stream without that GOODBYE means
+        // the server went away without confirming that it drained: not acknowledged.
+        if Conn::server_shut_down(&conn.state.lock()) {
+            return Ok(());
+        }
         match end {
-            // GOODBYE SHUTTING_DOWN then EOF, or EOF alone: the server has stopped.
-            Some(Some(Dead::Goodbye(_) | Dead::ServerGone)) => Ok(()),
             Some(dead) => {
                 Err(dead.map_or(ClientError::Disconnected, |d| d.unknown_outcome_error()))
             }
-            // No EOF in time: accept the GOODBYE alone.
-            None if Conn::server_shut_down(&conn.state.lock()) => Ok(()),
             None => Err(ClientError::Timeout {
                 method: "exit".to_owned(),
                 after: self.config.call_timeout.unwrap_or_default(),
