@@ -53,7 +53,7 @@ fn stopped_client_resumes_and_gets_every_answer() {
     ));
 }
 
-// Write timeout, GOODBYE SLOW_READER: the client stays stopped past the server's write timeout
+// FR-BYE-5, GOODBYE SLOW_READER: the client stays stopped past the server's write timeout
 // (300 ms); the server drops it and counts a slow reader. After SIGCONT the client's calls fail
 // with typed errors and a reconnect works.
 #[test]
@@ -86,7 +86,7 @@ fn stopped_client_is_dropped_after_write_timeout() {
     ));
 }
 
-// FR-BYE-2, FR-FIFO-19: SIGTERM while the client is stopped with answers pending: the server
+// FR-BYE-2, FR-BYE-5, FR-FIFO-19: SIGTERM while the client is stopped with answers pending: the server
 // still exits 0 within a bound (its write timeout, 2 s, plus margin) and removes its files.
 #[test]
 fn server_honours_sigterm_while_client_is_stopped() {

@@ -302,7 +302,7 @@ fn fr_bye_2_shutdown_handle_with_a_client() {
     assert!(entries(&dir).is_empty());
 }
 
-// FR-FIFO-13, write timeout: a client that never reads is dropped as a slow reader while the
+// FR-FIFO-13, FR-BYE-5: a client that never reads is dropped as a slow reader while the
 // server keeps reading pipe.in; the next client is served.
 #[test]
 fn slow_reader_is_dropped() {

@@ -768,7 +768,7 @@ fn fr_frag_4_response_over_client_max_message() {
     );
 }
 
-// Write timeout: the driver ends the session as a slow reader; only GOODBYE SLOW_READER is queued.
+// FR-BYE-5: the driver ends the session as a slow reader; only GOODBYE SLOW_READER is queued.
 #[test]
 fn slow_reader_end_queues_only_goodbye() {
     let mut server = established();
