@@ -52,8 +52,8 @@ fn stale_files_without_server_give_no_server() {
     assert!(started.elapsed() < Duration::from_secs(3));
 }
 
-// FR-FIFO-10: while another client holds client.lock, connect keeps waiting and fails with
-// Busy at its deadline.
+// FR-FIFO-10, FR-FIFO-4: while another client holds client.lock, connect keeps waiting and fails
+// with Busy at its deadline, so pipe.out never has two reading clients.
 #[test]
 fn busy_client_lock_gives_busy() {
     let _wd = Watchdog::new("busy_client_lock", Duration::from_secs(30));

@@ -117,9 +117,10 @@ fn server_that_stopped_reading_gives_typed_error_not_sigpipe() {
     lock.remove_files().unwrap();
 }
 
-// FR-BYE-4, FR-HS-3: a server killed with SIGKILL while calls are pending: they all fail within
-// a second with ServerGone, later calls with Disconnected; after a new server starts,
-// reconnect() works and server_info shows a new instance id.
+// FR-BYE-4, FR-HS-3, FR-FIFO-9: a server killed with SIGKILL while calls are pending: they all
+// fail within a second with ServerGone (the client sees end of stream, which an O_RDWR open of
+// pipe.out would hide), later calls with Disconnected; after a new server starts, reconnect()
+// works and server_info shows a new instance id.
 #[test]
 fn server_killed_then_reconnect_to_new_instance() {
     let _wd = Watchdog::new("server_killed", Duration::from_secs(90));
