@@ -3,14 +3,17 @@
 #
 #   spec/conformance/interop.sh            (after `cargo build --examples`)
 #
-#   Python client -> Rust server:  small calls (CLI), a 4 MiB message, 500 calls in flight, an
-#                                  ERROR answer and PING (the fiforpc library client), exit (CLI)
-#   Rust client -> Python server:  small calls (CLI), a 100 000-octet message (CLI), exit (CLI);
-#                                  4 MiB, calls in flight and an ERROR answer need a Rust client
-#                                  that can do them from the command line: reported as SKIP
+#   Python client -> Rust server:  the CLI checks below; then through the fiforpc library client
+#                                  a 4 MiB message, 500 calls in flight, an ERROR answer,
+#                                  METHOD_NOT_FOUND and PING; then exit (CLI)
+#   Rust client -> Python server:  the CLI checks below, then exit (CLI)
+#
+# The CLI checks, the same for both clients: small calls, a 100 000-octet message, a 4 MiB
+# message (--message-file), 600 calls 200 at a time (--in-flight 200 --repeat 3) and an ERROR
+# answer (--method fail: exit status 1 and the code and message on stderr).
 #
 # After exit each server must exit 0 and leave its directory empty (FR-EXIT-1, FR-FIFO-19).
-# Prints one PASS/FAIL/SKIP line per check, then `N passed, N failed`; exit status 1 on any FAIL.
+# Prints one PASS/FAIL line per check, then `N passed, N failed`; exit status 1 on any FAIL.
 # Every wait is bounded (timeout(1), read -t); nothing sleeps to synchronise.
 #
 # Override the programs with RUST_SERVER, RUST_CLIENT (paths) if they live elsewhere.
@@ -40,10 +43,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# pass/fail/skip NAME [DETAIL...]: one line each; DETAIL words are joined with spaces.
+# pass/fail NAME [DETAIL...]: one line each; DETAIL words are joined with spaces.
 pass() { local n=$1; shift; echo "PASS $n${*:+ ($*)}"; passed=$((passed + 1)); }
 fail() { local n=$1; shift; echo "FAIL $n${*:+ ($*)}"; failed=$((failed + 1)); }
-skip() { local n=$1; shift; echo "SKIP $n ($*)"; }
 
 for prog in "$RUST_SERVER" "$RUST_CLIENT"; do
   if [[ ! -x "$prog" ]]; then
@@ -123,6 +125,22 @@ cli() {
   fi
 }
 
+# cli_error NAME EXPECTED_STDOUT EXPECTED_STDERR CMD...: runs a client CLI (bounded), checks
+# exit status 1, stdout, and that stderr is exactly the one expected line.
+cli_error() {
+  local name=$1 want=$2 want_err=$3
+  shift 3
+  local out err status=0
+  out=$(timeout "$WAIT" "$@" 2>"$BASE/cli.stderr") || status=$?
+  err=$(cat "$BASE/cli.stderr")
+  if ((status == 1)) && [[ "$out" == "$want" && "$err" == "$want_err" ]]; then
+    pass "$name" "$err"
+  else
+    fail "$name" "exit $status, stdout '$(head -c 200 <<<"$out")'," \
+      "stderr '$(head -c 300 <<<"$err")', wanted '$want_err'"
+  fi
+}
+
 transcript() {
   local m
   for m in "$@"; do
@@ -134,14 +152,43 @@ transcript() {
   done
 }
 
+# The inputs of the CLI checks.
+BIG=$(head -c 100000 /dev/zero | tr '\0' 'b')
+HUGE_FILE="$BASE/4mib.txt"
+head -c $((4 * 1024 * 1024)) /dev/zero | tr '\0' 'q' >"$HUGE_FILE"
+FLIGHT=()      # m1 .. m200
+FLIGHT_SENT=() # each three times in a row, as --repeat 3 sends them
+for ((i = 1; i <= 200; i++)); do
+  FLIGHT+=("m$i")
+  FLIGHT_SENT+=("m$i" "m$i" "m$i")
+done
+
+# cli_checks N DIR CLIENT...: the checks every echo client passes through its command line.
+cli_checks() {
+  local n=$1 dir=$2
+  shift 2
+  cli "$n: small calls (CLI)" "$(transcript hello "two words" "$UNICODE")" \
+    "$@" --dir "$dir" --timeout-ms 5000 hello "two words" "$UNICODE"
+  cli "$n: 100000-octet message, 25 fragments each way (CLI)" "$(transcript "$BIG")" \
+    "$@" --dir "$dir" --timeout-ms 10000 "$BIG"
+  cli "$n: 4 MiB message (CLI --message-file)" \
+    "$(printf 'sent: 4194304 bytes from %s\nreceived: 4194304 bytes, identical' "$HUGE_FILE")" \
+    "$@" --dir "$dir" --timeout-ms 15000 --message-file "$HUGE_FILE"
+  cli "$n: 600 calls, 200 in flight (CLI --in-flight 200 --repeat 3)" \
+    "$(transcript "${FLIGHT_SENT[@]}")" \
+    "$@" --dir "$dir" --timeout-ms 15000 --in-flight 200 --repeat 3 "${FLIGHT[@]}"
+  cli_error "$n: ERROR answer (CLI --method fail)" "sent: interop error" \
+    "echo_client: the server answered with error 1000: interop error" \
+    "$@" --dir "$dir" --timeout-ms 5000 --method fail "interop error" "not sent"
+}
+
 # ---- Python client -> Rust server -----------------------------------------------------------
 
 D="$BASE/py-rust/svc"
 mkdir -p "$BASE/py-rust"
 N="python client -> rust server"
 if start_server rust-server "$D" "$RUST_SERVER"; then
-  cli "$N: small calls (CLI)" "$(transcript hello "two words" "$UNICODE")" \
-    "${PY_CLIENT[@]}" --dir "$D" --timeout-ms 5000 hello "two words" "$UNICODE"
+  cli_checks "$N" "$D" "${PY_CLIENT[@]}"
 
   # The library client: what the CLI cannot express. One check per line of output.
   lib_out=$(timeout 180 "$PY" - "$ROOT/spec/python" "$D" 2>&1 <<'EOF'
@@ -160,32 +207,32 @@ def check(name, ok, detail=""):
 with Client.connect(sys.argv[2], timeout=10) as c:
     big = "q" * (4 * 1024 * 1024)
     try:
-        check("4 MiB message", c.call("echo", s(big), 120) == s(big))
+        check("4 MiB message (library)", c.call("echo", s(big), 120) == s(big))
     except Exception as e:
-        check("4 MiB message", False, e)
+        check("4 MiB message (library)", False, e)
     try:
         ids = [c.start("echo", s("m%d" % i), 20) for i in range(500)]
         got = [c.result(i, 20) for i in ids]
-        check("500 calls in flight", got == [s("m%d" % i) for i in range(500)],
+        check("500 calls in flight (library)", got == [s("m%d" % i) for i in range(500)],
               "max in-flight %d" % c.welcome.max_in_flight)
     except Exception as e:
-        check("500 calls in flight", False, e)
+        check("500 calls in flight (library)", False, e)
     try:
         c.call("fail", s("interop error"), 10)
-        check("ERROR answer", False, "fail() succeeded")
+        check("ERROR answer (library)", False, "fail() succeeded")
     except RemoteError as e:
-        check("ERROR answer", (e.code, e.message) == (1000, "interop error"),
+        check("ERROR answer (library)", (e.code, e.message) == (1000, "interop error"),
               "code %d %r" % (e.code, e.message))
     try:
         c.call("no-such-method", b"", 10)
-        check("METHOD_NOT_FOUND", False, "succeeded")
+        check("METHOD_NOT_FOUND (library)", False, "succeeded")
     except RemoteError as e:
-        check("METHOD_NOT_FOUND", e.code == M.METHOD_NOT_FOUND, "code %d" % e.code)
+        check("METHOD_NOT_FOUND (library)", e.code == M.METHOD_NOT_FOUND, "code %d" % e.code)
     try:
         c.ping(10)
-        check("PING", True)
+        check("PING (library)", True)
     except Exception as e:
-        check("PING", False, e)
+        check("PING (library)", False, e)
 EOF
   )
   lib_status=$?
@@ -208,16 +255,7 @@ D="$BASE/rust-py/svc"
 mkdir -p "$BASE/rust-py"
 N="rust client -> python server"
 if start_server python-server "$D" "${PY_SERVER[@]}"; then
-  cli "$N: small calls (CLI)" "$(transcript hello "two words" "$UNICODE")" \
-    "$RUST_CLIENT" --dir "$D" --timeout-ms 5000 hello "two words" "$UNICODE"
-  big=$(head -c 100000 /dev/zero | tr '\0' 'b')
-  cli "$N: 100000-octet message, 25 fragments each way (CLI)" "$(transcript "$big")" \
-    "$RUST_CLIENT" --dir "$D" --timeout-ms 10000 "$big"
-  skip "$N: 4 MiB message" "a command-line argument is limited to 128 KiB;" \
-    "needs a Rust client that reads the message from a file"
-  skip "$N: calls in flight" "echo_client calls one message at a time;" \
-    "needs a Rust client option for concurrent calls"
-  skip "$N: ERROR answer" "echo_client only calls echo and exit; needs a way to call fail"
+  cli_checks "$N" "$D" "$RUST_CLIENT"
   cli "$N: exit (CLI)" "server exited" "$RUST_CLIENT" --dir "$D" --timeout-ms 5000 exit
   stop_check "$N" "$D"
 fi
