@@ -1,7 +1,7 @@
 //! The echo client program: sends each message as an `echo` call (or `--method`) and prints the
 //! answer; optionally a message read from a file, several calls in flight, each message repeated.
 
-use std::error::Error;
+use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -62,21 +62,19 @@ impl Item {
     }
 
     /// The `received:` line for `reply`, or an error if the reply must match and does not.
-    fn received_line(&self, reply: &str, must_match: bool) -> Result<String, Box<dyn Error>> {
+    fn received_line(&self, reply: &str, must_match: bool) -> Result<String, Failure> {
+        let (sent, got) = (self.text.len(), reply.len());
         match &self.file {
-            Some(_) if reply == self.text => Ok(format!("received: {} bytes, identical", reply.len())),
-            Some(path) => Err(format!(
-                "the reply to the message from {} differs from it ({} bytes sent, {} bytes received)",
-                path.display(),
-                self.text.len(),
-                reply.len()
-            )
-            .into()),
-            None if must_match && reply != self.text => Err(format!(
+            Some(_) if reply == self.text => Ok(format!("received: {got} bytes, identical")),
+            Some(path) => Err(Failure(format!(
+                "the reply to the message from {} differs from it ({sent} bytes sent, {got} \
+                 bytes received)",
+                path.display()
+            ))),
+            None if must_match && reply != self.text => Err(Failure(format!(
                 "the reply to {:?} differs from it: {reply:?}; calls in flight were mixed up",
                 self.text
-            )
-            .into()),
+            ))),
             None => Ok(format!("received: {reply}")),
         }
     }
@@ -89,7 +87,7 @@ enum Step {
 }
 
 /// Connects, sends every message (printing `sent:` and `received:` lines) and handles `exit`.
-pub(crate) fn run(args: ClientArgs) -> Result<(), Box<dyn Error>> {
+pub(crate) fn run(args: ClientArgs) -> Result<(), Failure> {
     let (items, steps) = plan(&args)?;
     let timeout = Duration::from_millis(args.timeout_ms);
     let client = ClientConfig::default()
@@ -111,7 +109,7 @@ pub(crate) fn run(args: ClientArgs) -> Result<(), Box<dyn Error>> {
             Step::Exit => {
                 run_batch(&client, &args.method, &batch, must_match)?;
                 batch.clear();
-                client.exit().map_err(describe)?;
+                client.exit()?;
                 println!("server exited");
             }
         }
@@ -120,7 +118,7 @@ pub(crate) fn run(args: ClientArgs) -> Result<(), Box<dyn Error>> {
 }
 
 /// The messages (each once) and the steps (each message `--repeat` times, `exit` once).
-fn plan(args: &ClientArgs) -> Result<(Vec<Item>, Vec<Step>), Box<dyn Error>> {
+fn plan(args: &ClientArgs) -> Result<(Vec<Item>, Vec<Step>), Failure> {
     let mut items = Vec::new();
     if let Some(path) = &args.message_file {
         let bytes = std::fs::read(path)
@@ -162,10 +160,10 @@ fn run_batch(
     method: &str,
     batch: &[&Item],
     must_match: bool,
-) -> Result<(), Box<dyn Error>> {
+) -> Result<(), Failure> {
     if let [item] = batch {
         println!("{}", item.sent_line());
-        let reply: String = client.call(method, &item.text).map_err(describe)?;
+        let reply: String = client.call(method, &item.text)?;
         println!("{}", item.received_line(&reply, must_match)?);
         return Ok(());
     }
@@ -193,20 +191,40 @@ fn run_batch(
     let failed = failed.map(Err);
     for (item, answer) in batch.iter().zip(answers.into_iter().chain(failed)) {
         println!("{}", item.sent_line());
-        let body = answer.map_err(describe)?;
+        let body = answer?;
         let reply: String = payload::decode(&body, BODY_LIMIT).map_err(ClientError::from)?;
         println!("{}", item.received_line(&reply, must_match)?);
     }
     Ok(())
 }
 
-/// The error to print: an ERROR answer as `the server answered with error CODE: MESSAGE`, the
-/// same line as the Python echo client prints.
-fn describe(e: ClientError) -> Box<dyn Error> {
-    match e {
-        ClientError::Remote { code, message, .. } => {
-            format!("the server answered with error {}: {message}", code.0).into()
+/// Why the client failed: the one line it prints on stderr after the program's name. An ERROR
+/// answer reads `the server answered with error CODE: MESSAGE`, as in the Python echo client.
+#[derive(Debug)]
+pub(crate) struct Failure(String);
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+impl From<ClientError> for Failure {
+    fn from(e: ClientError) -> Self {
+        match e {
+            ClientError::Remote { code, message, .. } => Failure(format!(
+                "the server answered with error {}: {message}",
+                code.0
+            )),
+            other => Failure(other.to_string()),
         }
-        other => other.into(),
+    }
+}
+
+impl From<String> for Failure {
+    fn from(text: String) -> Self {
+        Failure(text)
     }
 }

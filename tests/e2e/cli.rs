@@ -217,3 +217,103 @@ fn world_writable_directory_is_refused() {
     let err = server.stderr_after_exit();
     assert!(err.contains(&dir.display().to_string()), "{err}");
 }
+
+/// FR-FRAG-1: `--message-file` sends a message larger than an argument may be, reports it by
+/// size, and is sent before the MSG arguments (so `exit` comes last).
+#[test]
+fn client_message_file_sends_a_large_message_before_the_msgs() {
+    let t = TestDir::new();
+    let dir = t.service();
+    let file = t.tmp.path().join("big.txt");
+    let text: String = (0..1_000_000u32)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect::<String>()
+        + "\u{e9}\u{2713}";
+    std::fs::write(&file, &text).unwrap();
+    let mut server = ServerProc::start(&dir);
+    let out = run_client(
+        &dir,
+        &["--message-file", file.to_str().unwrap(), "after", "exit"],
+    );
+    assert!(out.status.success(), "client failed: {}", stderr_of(&out));
+    let n = text.len();
+    assert_eq!(
+        stdout_of(&out),
+        format!(
+            "sent: {n} bytes from {path}\nreceived: {n} bytes, identical\n\
+             sent: after\nreceived: after\nserver exited\n",
+            path = file.display()
+        )
+    );
+    assert!(server.wait_exit().success());
+    assert_clean(&dir);
+}
+
+/// FR-CALL-1, FR-CALL-3: `--in-flight N --repeat K` pipelines the calls and prints them in
+/// MSG order, each reply matched to its own request.
+#[test]
+fn client_in_flight_and_repeat_print_in_message_order() {
+    let t = TestDir::new();
+    let dir = t.service();
+    let mut server = ServerProc::start(&dir);
+    let msgs: Vec<String> = (1..=150).map(|i| format!("m{i}")).collect();
+    let mut args = vec!["--in-flight", "100", "--repeat", "2"];
+    args.extend(msgs.iter().map(String::as_str));
+    args.push("exit");
+    let out = run_client(&dir, &args);
+    assert!(out.status.success(), "client failed: {}", stderr_of(&out));
+    let mut want = String::new();
+    for m in &msgs {
+        for _ in 0..2 {
+            want.push_str(&format!("sent: {m}\nreceived: {m}\n"));
+        }
+    }
+    want.push_str("server exited\n");
+    assert_eq!(stdout_of(&out), want);
+    assert!(server.wait_exit().success());
+    assert_clean(&dir);
+}
+
+/// §10.2 `fail`, FR-CALL-6: `--method fail` gets ERROR 1000; the client prints the `sent:` line,
+/// one stderr line with the code and the message, and exits 1 without sending the rest.
+#[test]
+fn client_method_fail_reports_the_error_answer() {
+    let t = TestDir::new();
+    let dir = t.service();
+    let mut server = ServerProc::start(&dir);
+    for in_flight in ["1", "3"] {
+        let out = run_client(
+            &dir,
+            &[
+                "--in-flight",
+                in_flight,
+                "--method",
+                "fail",
+                "oops",
+                "later",
+            ],
+        );
+        assert_eq!(out.status.code(), Some(1), "--in-flight {in_flight}");
+        assert_eq!(stdout_of(&out), "sent: oops\n", "--in-flight {in_flight}");
+        assert_eq!(
+            stderr_of(&out),
+            "echo_client: the server answered with error 1000: oops\n"
+        );
+    }
+    let out = run_client(&dir, &["exit"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(server.wait_exit().success());
+    assert_clean(&dir);
+}
+
+/// Bad usage of the new flags exits 2 before connecting.
+#[test]
+fn client_in_flight_and_repeat_zero_are_bad_usage() {
+    let t = TestDir::new();
+    let dir = t.service();
+    for flag in ["--in-flight", "--repeat"] {
+        let out = run_client(&dir, &["--timeout-ms", "100", flag, "0", "hi"]);
+        assert_eq!(out.status.code(), Some(2), "{flag} 0: {}", stderr_of(&out));
+        assert!(stdout_of(&out).is_empty());
+    }
+}

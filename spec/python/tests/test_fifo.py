@@ -186,6 +186,35 @@ class SessionTest(FifoTestCase):
         code, out, err = self.run_client(text)
         self.assertEqual((code, out), (0, "sent: %s\nreceived: %s\n" % (text, text)), err)
 
+    def test_cli_message_file_before_the_msgs(self):  # FR-FRAG-1, FR-FRAME-9
+        path = os.path.join(self.base, "big.txt")
+        text = "".join(chr(0x61 + i % 26) for i in range(1000000)) + "\u00e9\u2713"
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        n = len(text.encode("utf-8"))
+        code, out, err = self.run_client("--message-file", path, "after")
+        self.assertEqual((code, out), (0, "sent: %d bytes from %s\nreceived: %d bytes, identical\n"
+                                          "sent: after\nreceived: after\n" % (n, path, n)), err)
+
+    def test_cli_in_flight_and_repeat_in_message_order(self):  # FR-CALL-1, FR-CALL-3
+        msgs = ["m%d" % i for i in range(1, 151)]
+        code, out, err = self.run_client("--in-flight", "100", "--repeat", "2", *msgs)
+        want = "".join("sent: %s\nreceived: %s\n" % (m, m) for m in msgs for _ in range(2))
+        self.assertEqual((code, out), (0, want), err)
+
+    def test_cli_method_fail_reports_the_error_answer(self):  # §10.2, FR-CALL-6
+        for in_flight in ("1", "3"):
+            code, out, err = self.run_client("--in-flight", in_flight, "--method", "fail",
+                                             "oops", "later")
+            self.assertEqual((code, out, err),
+                             (1, "sent: oops\n",
+                              "echo_client: the server answered with error 1000: oops\n"))
+
+    def test_cli_in_flight_and_repeat_zero_are_bad_usage(self):
+        for flag in ("--in-flight", "--repeat"):
+            code, out, err = self.run_client(flag, "0", "hi")
+            self.assertEqual((code, out), (2, ""), err)
+
     def test_pipelining_many_calls_in_flight(self):  # FR-CALL-1, FR-CALL-3
         with Client.connect(self.dir, timeout=WAIT) as c:
             ids = [c.start("echo", s("m%d" % i)) for i in range(300)]
