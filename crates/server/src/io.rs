@@ -6,7 +6,8 @@
 //! (`POLLOUT`, with the write timeout as deadline). Without a backlog the wait has no timeout, so
 //! an idle server uses no CPU (FR-FIFO-16). After activity it may first spin on non-blocking reads
 //! for a bounded time (FR-FIFO-11), which saves the wake-up of a blocked thread when the next
-//! request follows quickly.
+//! request follows quickly. Every empty round of the spin yields the CPU, so a client that shares
+//! the CPU with the server still runs while the server spins.
 
 use std::os::fd::AsFd;
 use std::sync::Arc;
@@ -107,7 +108,8 @@ impl<'a> Io<'a> {
                     self.shared.handle.take_attention();
                     self.settle_after(|_| {})?;
                 } else if Instant::now() < until && !self.shared.handle.is_requested() {
-                    std::hint::spin_loop();
+                    // Yield rather than burn: a client on this CPU gets to run and send.
+                    std::thread::yield_now();
                     continue;
                 }
                 spin_until = None;
