@@ -151,8 +151,11 @@ pub(crate) fn send(
 #[derive(Debug)]
 pub(crate) struct Output {
     writer: Option<Arc<FifoWriter>>,
-    /// Frames waiting, in order; the first `partial` octets finish a frame cut by a short write.
+    /// Frames waiting, in order, are `backlog[head..]`; their first `partial` octets finish a
+    /// frame cut by a short write. Written octets are consumed by moving `head`, not the bytes:
+    /// the buffer is compacted only once `head` passes half of it, or emptied when all is written.
     backlog: Vec<u8>,
+    head: usize,
     partial: usize,
     /// The last write found the pipe full: wait for `POLLOUT`.
     blocked: bool,
@@ -169,8 +172,6 @@ pub(crate) struct Output {
     pub(crate) close_when_flushed: bool,
     /// Frames of the session machine, staged between `poll_transmit` and `write`.
     pub(crate) staging: Vec<u8>,
-    /// The backlog being written under the lock by [`flush`](Self::flush).
-    spare: Vec<u8>,
 }
 
 impl Output {
@@ -178,6 +179,7 @@ impl Output {
         Self {
             writer: None,
             backlog: Vec::new(),
+            head: 0,
             partial: 0,
             blocked: false,
             busy: false,
@@ -187,7 +189,6 @@ impl Output {
             stalled_since: None,
             close_when_flushed: false,
             staging: Vec::with_capacity(512),
-            spare: Vec::new(),
         }
     }
 
@@ -221,9 +222,11 @@ impl Output {
     pub(crate) fn discard_backlog(&mut self) {
         self.epoch += 1;
         if self.partial > 0 {
+            self.compact();
             self.backlog.truncate(self.partial);
         } else {
             self.backlog.clear();
+            self.head = 0;
             self.blocked = false;
             self.stalled_since = None;
         }
@@ -233,6 +236,7 @@ impl Output {
     fn drop_all(&mut self) {
         self.epoch += 1;
         self.backlog.clear();
+        self.head = 0;
         self.partial = 0;
         self.blocked = false;
         self.stalled_since = None;
@@ -241,7 +245,7 @@ impl Output {
 
     /// `true` if frames wait in the backlog.
     pub(crate) fn has_backlog(&self) -> bool {
-        !self.backlog.is_empty()
+        self.backlog.len() > self.head
     }
 
     /// `true` if the backlog waits for `POLLOUT`.
@@ -256,7 +260,27 @@ impl Output {
 
     /// Octets waiting.
     pub(crate) fn backlog_len(&self) -> usize {
-        self.backlog.len()
+        self.backlog.len() - self.head
+    }
+
+    /// Marks the first `n` waiting octets written: moves `head`, and compacts the buffer once
+    /// `head` passes half of it (so each octet is moved at most about once).
+    fn consume(&mut self, n: usize) {
+        self.head += n;
+        if self.head >= self.backlog.len() {
+            self.backlog.clear();
+            self.head = 0;
+        } else if self.head > self.backlog.len() / 2 {
+            self.compact();
+        }
+    }
+
+    /// Moves the waiting octets to the start of the buffer.
+    fn compact(&mut self) {
+        if self.head > 0 {
+            self.backlog.drain(..self.head);
+            self.head = 0;
+        }
     }
 
     /// A handle on the writer for polling `POLLOUT` without holding the state lock.
@@ -301,6 +325,7 @@ impl Output {
             return None;
         }
         let writer = self.writer.clone()?;
+        self.compact();
         buf.clear();
         std::mem::swap(buf, &mut self.backlog);
         let partial = std::mem::take(&mut self.partial);
@@ -331,20 +356,39 @@ impl Output {
         if self.busy || !self.has_backlog() {
             return Ok(self.status());
         }
-        let mut frames = std::mem::take(&mut self.spare);
-        frames.clear();
-        std::mem::swap(&mut frames, &mut self.backlog);
-        let partial = std::mem::take(&mut self.partial);
-        let before = frames.len();
-        let sent = send(&writer, self.pipe_buf, &frames, partial);
-        let progressed = matches!(&sent, Ok(s) if s.done > 0);
-        let status = self.settle(&frames, sent, self.epoch);
-        frames.clear();
-        self.spare = frames;
-        if progressed && self.blocked && before > 0 {
-            self.stalled_since = Some(Instant::now());
+        // Written in place: what is written is consumed from the front, the rest stays put.
+        let sent = send(
+            &writer,
+            self.pipe_buf,
+            &self.backlog[self.head..],
+            self.partial,
+        )?;
+        match sent.end {
+            SendEnd::Gone => {
+                self.mark_gone();
+                return Ok(WriteStatus::PeerGone);
+            }
+            SendEnd::All => {
+                self.consume(sent.done);
+                self.partial = 0;
+                if !self.has_backlog() {
+                    self.blocked = false;
+                    self.stalled_since = None;
+                }
+            }
+            SendEnd::Full => {
+                self.consume(sent.done);
+                self.partial = sent.partial;
+                if self.has_backlog() {
+                    if !self.blocked || sent.done > 0 {
+                        // Progress (or a new stall): the write timeout counts from now.
+                        self.stalled_since = Some(Instant::now());
+                    }
+                    self.blocked = true;
+                }
+            }
         }
-        status
+        Ok(self.status())
     }
 
     /// Applies the result of a send of `frames`.
@@ -369,13 +413,11 @@ impl Output {
             }
             SendEnd::Full => {
                 if epoch == self.epoch {
-                    let rest = &frames[sent.done..];
-                    self.backlog.splice(0..0, rest.iter().copied());
+                    self.put_front(&frames[sent.done..]);
                     self.partial = sent.partial;
                 } else if sent.partial > 0 {
                     // The frames were dropped, but the stream must not stay inside a frame.
-                    let cut = &frames[sent.done..sent.done + sent.partial];
-                    self.backlog.splice(0..0, cut.iter().copied());
+                    self.put_front(&frames[sent.done..sent.done + sent.partial]);
                     self.partial = sent.partial;
                 }
                 if self.has_backlog() {
@@ -386,6 +428,22 @@ impl Output {
                 }
                 Ok(self.status())
             }
+        }
+    }
+
+    /// Puts the unwritten rest of a send back in front of the frames waiting (one copy).
+    fn put_front(&mut self, rest: &[u8]) {
+        if !self.has_backlog() {
+            self.backlog.clear();
+            self.head = 0;
+            self.backlog.extend_from_slice(rest);
+        } else if rest.len() <= self.head {
+            let start = self.head - rest.len();
+            self.backlog[start..self.head].copy_from_slice(rest);
+            self.head = start;
+        } else {
+            self.compact();
+            self.backlog.splice(0..0, rest.iter().copied());
         }
     }
 
@@ -410,9 +468,6 @@ impl Output {
     fn shrink(&mut self) {
         if self.backlog.is_empty() && self.backlog.capacity() > 1 << 20 {
             self.backlog = Vec::new();
-        }
-        if self.spare.capacity() > 1 << 20 {
-            self.spare = Vec::new();
         }
     }
 }
