@@ -27,6 +27,24 @@ fn options(limit: u64) -> impl Options {
         .reject_trailing_bytes()
 }
 
+/// The `bincode1` options without a limit, for encoding: with a limit bincode makes a whole
+/// sizing pass over the value before it writes it. The encoders check the written length against
+/// the limit afterwards instead.
+fn encode_options() -> impl Options {
+    bincode::DefaultOptions::new()
+        .with_fixint_encoding()
+        .with_little_endian()
+        .reject_trailing_bytes()
+}
+
+/// Initial capacity of the buffer [`encode`] writes into.
+const ENCODE_START: usize = 256;
+
+/// The error of a body that came out longer than `limit`.
+fn limit_exceeded() -> PayloadError {
+    PayloadError::new(Direction::Encode, Box::new(bincode::ErrorKind::SizeLimit))
+}
+
 /// Encodes `value` as a `bincode1` body of at most `limit` octets.
 ///
 /// # Errors
@@ -35,9 +53,11 @@ fn options(limit: u64) -> impl Options {
 /// [`PayloadErrorKind::Invalid`] if the value cannot be encoded (a sequence of unknown length, a
 /// serializer error).
 pub fn encode<T: Serialize + ?Sized>(value: &T, limit: u64) -> Result<Vec<u8>, PayloadError> {
-    options(limit)
-        .serialize(value)
-        .map_err(|e| PayloadError::new(Direction::Encode, e))
+    // Room for a small body up front: without a sizing pass, growing from empty would
+    // reallocate several times for a typical small request.
+    let mut out = Vec::with_capacity(ENCODE_START);
+    encode_into(value, limit, &mut out)?;
+    Ok(out)
 }
 
 /// Appends `value` as a `bincode1` body of at most `limit` octets to `out`; on error `out` is left
@@ -52,12 +72,22 @@ pub fn encode_into<T: Serialize + ?Sized>(
     out: &mut Vec<u8>,
 ) -> Result<(), PayloadError> {
     let start = out.len();
-    options(limit)
+    // One pass, then the limit (the value is written even if it turns out too long).
+    let result = encode_options()
         .serialize_into(&mut *out, value)
-        .map_err(|e| {
-            out.truncate(start);
-            PayloadError::new(Direction::Encode, e)
-        })
+        .map_err(|e| PayloadError::new(Direction::Encode, e))
+        .and_then(|()| {
+            let len = u64::try_from(out.len() - start).unwrap_or(u64::MAX);
+            if len > limit {
+                Err(limit_exceeded())
+            } else {
+                Ok(())
+            }
+        });
+    if result.is_err() {
+        out.truncate(start);
+    }
+    result
 }
 
 /// The number of octets `value` encodes to, if at most `limit`.

@@ -163,3 +163,35 @@ fn encode_respects_limit() {
     encode_into(&7u16, 2, &mut out).unwrap();
     assert_eq!(out, [1, 2, 7, 0]);
 }
+
+// The limit is checked on the written body: a body of exactly the limit passes, one octet more
+// fails with LimitExceeded (the same kind as before the check moved after encoding), for nested
+// values too, and `out` keeps what it held before.
+#[test]
+fn encode_checks_limit_after_writing() {
+    let value = (vec![1u8; 100], String::from("abc"));
+    let len = encode(&value, LIMIT).unwrap().len() as u64;
+    assert_eq!(len, 8 + 100 + 8 + 3);
+    assert_eq!(encode(&value, len).unwrap().len() as u64, len);
+    let err = encode(&value, len - 1).unwrap_err();
+    assert_eq!(
+        (err.kind(), err.direction()),
+        (PayloadErrorKind::LimitExceeded, Direction::Encode)
+    );
+    assert_eq!(
+        err.to_string(),
+        "could not encode a bincode1 body: the size limit is exceeded"
+    );
+    assert!(StdError::source(&err).is_some());
+    let mut out = vec![9; 5];
+    let err = encode_into(&value, len - 1, &mut out).unwrap_err();
+    assert_eq!(err.kind(), PayloadErrorKind::LimitExceeded);
+    assert_eq!(out, [9; 5], "out is left as it was");
+    encode_into(&value, len, &mut out).unwrap();
+    assert_eq!(
+        out.len() as u64,
+        5 + len,
+        "the limit counts only the new body"
+    );
+    assert_eq!(encode(&(), 0).unwrap(), Vec::<u8>::new());
+}
