@@ -54,6 +54,13 @@
 //! takes longer burns up to the spin time first. Set it to zero for long-running calls or when
 //! CPU matters more than latency.
 //!
+//! The client never leaves `SIGPIPE` blocked on a caller's thread: every `write(2)` blocks it
+//! around the call and restores the thread's mask, two `pthread_sigmask` calls per write
+//! (FR-FIFO-17). A thread that makes many calls can skip them by holding a
+//! [`fifo_rpc_fifo::SigpipeGuard`] (re-exported by the `fifo-rpc` facade) for as long as it
+//! calls: `SIGPIPE` then stays blocked on that thread only, until the guard is dropped, and a
+//! write to a vanished server still fails with `EPIPE` and consumes its signal.
+//!
 //! # Failures, reconnect and at-most-once
 //!
 //! If the server goes away (EOF on `pipe.out`, `EPIPE` on `pipe.in`), every waiting call fails
