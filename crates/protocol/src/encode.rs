@@ -29,12 +29,12 @@ pub fn encode_request(
     max_frame: usize,
     out: &mut Vec<u8>,
 ) -> Result<usize, ProtocolError> {
-    let len = method_len(method)?;
-    encode_message(
+    encode_call(
         frame_type::REQUEST,
         session,
         request,
-        &[&[len], method.as_bytes(), body],
+        method,
+        body,
         max_frame,
         out,
     )
@@ -52,11 +52,25 @@ pub fn encode_notify(
     max_frame: usize,
     out: &mut Vec<u8>,
 ) -> Result<usize, ProtocolError> {
+    encode_call(frame_type::NOTIFY, session, 0, method, body, max_frame, out)
+}
+
+/// The layout REQUEST and NOTIFY share (spec §6.3): method length, method, body, written from the
+/// three parts without joining them first.
+fn encode_call(
+    frame_type: u8,
+    session: u32,
+    request: u32,
+    method: &str,
+    body: &[u8],
+    max_frame: usize,
+    out: &mut Vec<u8>,
+) -> Result<usize, ProtocolError> {
     let len = method_len(method)?;
     encode_message(
-        frame_type::NOTIFY,
+        frame_type,
         session,
-        0,
+        request,
         &[&[len], method.as_bytes(), body],
         max_frame,
         out,
