@@ -15,6 +15,14 @@ use crate::conn::{Conn, Dead};
 use crate::error::ClientError;
 use crate::write::WriteFail;
 
+/// Largest request-body buffer a thread keeps between typed calls.
+const KEPT_BODY_CAPACITY: usize = 64 * 1024;
+
+thread_local! {
+    /// Each thread's reusable buffer for encoding typed request bodies.
+    static REQUEST_BODY: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// What the server said about itself in WELCOME (spec §6.2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -134,8 +142,18 @@ impl Client {
     {
         let conn = self.conn();
         let limit = u64::from(conn.welcome().max_message);
-        let body = payload::encode(request, limit)?;
-        let answer = call_on(&conn, method, &body, timeout)?;
+        // The request body is encoded into a buffer this thread reuses from call to call, so a
+        // steady stream of typed calls allocates nothing for it.
+        let answer = REQUEST_BODY.with(|buf| {
+            let mut body = buf.borrow_mut();
+            body.clear();
+            payload::encode_into(request, limit, &mut body)?;
+            let answer = call_on(&conn, method, &body, timeout);
+            if body.capacity() > KEPT_BODY_CAPACITY {
+                *body = Vec::new(); // a one-off large request does not stay allocated
+            }
+            answer
+        })?;
         Ok(payload::decode(
             &answer,
             u64::from(self.config.max_message),
