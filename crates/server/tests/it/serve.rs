@@ -1,7 +1,6 @@
 //! Serving raw clients over real FIFOs: handshake, calls, errors, several clients in turn,
 //! stray bytes, dead clients, pipelining, cancellation, slow readers, `exit`.
 
-use fifo_rpc_fifo::{ServiceDir, PIPE_IN};
 use fifo_rpc_protocol::{
     encode_frame, encode_request, frame_type, ErrorCode, FrameHeader, GoodbyeCode, Message,
     ProtocolError,
@@ -95,16 +94,7 @@ fn fr_err_1_garbage_on_pipe_in_does_not_stop_serving() {
     let t = TestDir::new();
     let dir = t.service();
     let srv = Running::start(&dir, |b| b.workers(1));
-    {
-        let sdir = ServiceDir::open_existing(&dir).unwrap();
-        let stranger = sdir
-            .open_writer(PIPE_IN)
-            .unwrap()
-            .expect("the server reads pipe.in");
-        stranger
-            .write_frame_blocking(b"hello\n", deadline(), None)
-            .unwrap();
-    }
+    drop(stranger_writes(&dir, b"hello\n"));
     let record = srv.wait_log(|r| matches!(r, ServerLog::FramingError { .. }));
     assert!(record.to_string().contains("BAD_MAGIC"), "{record}");
     let mut c = RawClient::connect(&dir, 7);
@@ -124,14 +114,7 @@ fn fr_dec_7_stray_frame_start_does_not_hold_up_hello() {
     let dir = t.service();
     let srv = Running::start(&dir, |b| b.workers(0));
     // The stranger keeps pipe.in open: no end of stream helps the server here.
-    let sdir = ServiceDir::open_existing(&dir).unwrap();
-    let stranger = sdir
-        .open_writer(PIPE_IN)
-        .unwrap()
-        .expect("the server reads pipe.in");
-    stranger
-        .write_frame_blocking(&[0xf1, 0xf0, 0x00, 0x40], deadline(), None)
-        .unwrap();
+    let stranger = stranger_writes(&dir, &[0xf1, 0xf0, 0x00, 0x40]);
     srv.wait_log(|r| {
         matches!(
             r,

@@ -293,6 +293,21 @@ impl RawClient {
 }
 
 /// The `bincode1` body of a string.
+/// A stranger process's view of the service: opens `pipe.in` as a second writer and writes
+/// `bytes` with one atomic write. The writer is returned so that the caller decides how long the
+/// stranger keeps `pipe.in` open.
+pub(crate) fn stranger_writes(dir: &Path, bytes: &[u8]) -> FifoWriter {
+    let sdir = ServiceDir::open_existing(dir).expect("open the service directory");
+    let stranger = sdir
+        .open_writer(PIPE_IN)
+        .expect("open pipe.in")
+        .expect("the server reads pipe.in");
+    stranger
+        .write_frame_blocking(bytes, deadline(), None)
+        .expect("write the stranger's bytes");
+    stranger
+}
+
 pub(crate) fn string_body(s: &str) -> Vec<u8> {
     fifo_rpc_protocol::payload::encode(s, 1 << 20).expect("encode string")
 }
