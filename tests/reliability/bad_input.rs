@@ -166,6 +166,32 @@ fn forbidden_requests(session: u32, request: u32) -> Vec<Vec<u8>> {
 
 /// The legitimate client: `threads` threads call `bytes` with random bodies until `stop`, then
 /// `after` more calls each; every answer is checked. Returns the number of calls.
+/// Runs the legitimate callers while a stranger process writes the records of `data` into
+/// `pipe` (one `write(2)` each); returns the calls made and the stranger's `WROTE` line.
+fn stranger_during_calls(
+    client: &Arc<Client>,
+    dir: &Path,
+    pipe: &str,
+    data: &Path,
+    seed: u64,
+) -> (u64, String) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let callers = {
+        let (client, stop) = (Arc::clone(client), Arc::clone(&stop));
+        std::thread::spawn(move || legit_calls(&client, seed, &stop, 20))
+    };
+    let mut stranger = Spawn::default()
+        .arg("path", dir.join(pipe).display())
+        .arg("data", data.display())
+        .arg("pause_us", 300)
+        .start("stranger", dir);
+    let wrote = stranger.expect("WROTE", Duration::from_secs(120));
+    stranger.expect_success(WAIT);
+    stop.store(true, Ordering::Relaxed);
+    let calls = callers.join().expect("legitimate callers");
+    (calls, wrote)
+}
+
 fn legit_calls(client: &Arc<Client>, seed: u64, stop: &Arc<AtomicBool>, after: u64) -> u64 {
     let calls = Arc::new(AtomicU64::new(0));
     let threads: Vec<_> = (0..3u64)
@@ -223,21 +249,7 @@ fn stranger_on_pipe_in_while_a_client_calls() {
         records.random(&mut rng, 300);
     }
     let data = records.write(t.tmp.path(), "records");
-    let stop = Arc::new(AtomicBool::new(false));
-    let callers = {
-        let (client, stop) = (Arc::clone(&client), Arc::clone(&stop));
-        let seed = rng.gen();
-        std::thread::spawn(move || legit_calls(&client, seed, &stop, 20))
-    };
-    let mut stranger = Spawn::default()
-        .arg("path", dir.join("pipe.in").display())
-        .arg("data", data.display())
-        .arg("pause_us", 300)
-        .start("stranger", &dir);
-    let wrote = stranger.expect("WROTE", Duration::from_secs(120));
-    stranger.expect_success(WAIT);
-    stop.store(true, Ordering::Relaxed);
-    let calls = callers.join().expect("legitimate callers");
+    let (calls, wrote) = stranger_during_calls(&client, &dir, "pipe.in", &data, rng.gen());
     assert!(client.is_connected(), "FR-ERR-1: the session was kept");
     let stats = String::from_utf8(client.call_raw("stats", &[]).expect("stats")).expect("text");
     assert_eq!(
@@ -318,21 +330,7 @@ fn stranger_on_pipe_out_while_calls_are_in_flight() {
         records.push(&[0u8; 4096]);
     }
     let data = records.write(t.tmp.path(), "records");
-    let stop = Arc::new(AtomicBool::new(false));
-    let callers = {
-        let (client, stop) = (Arc::clone(&client), Arc::clone(&stop));
-        let seed = rng.gen();
-        std::thread::spawn(move || legit_calls(&client, seed, &stop, 20))
-    };
-    let mut stranger = Spawn::default()
-        .arg("path", dir.join("pipe.out").display())
-        .arg("data", data.display())
-        .arg("pause_us", 300)
-        .start("stranger", &dir);
-    let wrote = stranger.expect("WROTE", Duration::from_secs(120));
-    stranger.expect_success(WAIT);
-    stop.store(true, Ordering::Relaxed);
-    let calls = callers.join().expect("legitimate callers");
+    let (calls, wrote) = stranger_during_calls(&client, &dir, "pipe.out", &data, rng.gen());
     assert!(client.is_connected(), "the session was kept");
     let stats = String::from_utf8(client.call_raw("stats", &[]).expect("stats")).expect("text");
     assert_eq!(field(&stats, "bytes"), calls);
