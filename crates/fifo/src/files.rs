@@ -38,6 +38,10 @@ impl ServerLock {
     ///
     /// Modes are set exactly through descriptors (`fchmod`), whatever the umask, never by path.
     ///
+    /// A failure while creating (out of descriptors, say) removes the files this call created,
+    /// and the lock file if [`ServerLock::acquire`] created it, before it is returned: a failed
+    /// start leaves nothing behind.
+    ///
     /// ## System calls
     /// For each file: `fstatat(D, name, AT_SYMLINK_NOFOLLOW)`; then for each file present
     /// `unlinkat(D, name, 0)`. Then for each FIFO `mkfifoat(D, name, 0600)`,
@@ -83,10 +87,22 @@ impl ServerLock {
                 unlink_if_present(dir, name)?;
             }
         }
-        for (name, kind) in SERVICE_FILES {
-            match kind {
-                FileKind::Fifo => create_fifo(dir, name)?,
-                _ => create_lock_file(dir, name)?,
+        for (created, (name, kind)) in SERVICE_FILES.into_iter().enumerate() {
+            let made = match kind {
+                FileKind::Fifo => create_fifo(dir, name),
+                _ => create_lock_file(dir, name),
+            };
+            if let Err(e) = made {
+                // A failed start (out of descriptors, say) leaves nothing behind: the files made
+                // so far and the lock file if this start made it. The file that failed removed
+                // itself if it got as far as existing; a name taken by someone else is left alone.
+                for (name, _) in &SERVICE_FILES[..created] {
+                    let _ = unlink_if_present(dir, name);
+                }
+                if self.created {
+                    let _ = unlink_if_present(dir, LOCK);
+                }
+                return Err(e);
             }
         }
         Ok(())
@@ -143,9 +159,14 @@ fn create_fifo(dir: &ServiceDir, name: &str) -> Result<()> {
     nix::unistd::mkfifoat(dir, name, Mode::from_bits_truncate(FILE_MODE))
         .map_err(|e| io_err("mkfifoat", &path, e))?;
     let flags = OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-    let fd = nix::fcntl::openat(dir, name, flags, Mode::empty())
-        .map_err(|e| io_err("openat", &path, e))?;
-    set_exact_mode(dir, &fd, name, FileKind::Fifo)
+    let verified = nix::fcntl::openat(dir, name, flags, Mode::empty())
+        .map_err(|e| io_err("openat", &path, e))
+        .and_then(|fd| set_exact_mode(dir, &fd, name, FileKind::Fifo));
+    if verified.is_err() {
+        // mkfifoat made this name: a FIFO that cannot be opened or verified goes again.
+        let _ = unlink_if_present(dir, name);
+    }
+    verified
 }
 
 /// Creates a fresh lock file with mode 0600 (`O_EXCL`: the old one was just removed).
@@ -159,7 +180,12 @@ fn create_lock_file(dir: &ServiceDir, name: &str) -> Result<()> {
         | OFlag::O_NONBLOCK;
     let fd = nix::fcntl::openat(dir, name, flags, Mode::from_bits_truncate(FILE_MODE))
         .map_err(|e| io_err("openat", &path, e))?;
-    set_exact_mode(dir, &fd, name, FileKind::RegularFile)
+    let verified = set_exact_mode(dir, &fd, name, FileKind::RegularFile);
+    if verified.is_err() {
+        // O_EXCL made this file: one that cannot be verified goes again.
+        let _ = unlink_if_present(dir, name);
+    }
+    verified
 }
 
 /// `fstat`, verify kind and owner, `fchmod(fd, 0600)` if the umask took bits away.

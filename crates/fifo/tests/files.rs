@@ -289,3 +289,82 @@ fn fr_fifo_19_remove_files() {
     drop(reader);
     assert_service_files(&d);
 }
+
+// FR-FIFO-6: a start that runs out of descriptors half-way leaves the directory as it was.
+// RLIMIT_NOFILE is process-wide, so this runs in a child process: it fills every descriptor gap,
+// then allows exactly `spare` more descriptors and tries to create the service files.
+#[test]
+fn fr_fifo_6_a_start_out_of_descriptors_leaves_nothing() {
+    if role().as_deref() == Some("nofile") {
+        let base = Path::new(&std::env::var(DIR_VAR).unwrap()).to_path_buf();
+        let mut original = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes into the valid rlimit it is given.
+        assert_eq!(
+            unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut original) },
+            0
+        );
+        let mut held = Vec::new();
+        for spare in 0..3 {
+            let d = base.join(format!("svc{spare}"));
+            let dir = ServiceDir::create_or_verify(&d).unwrap();
+            let lock = ServerLock::acquire(&dir).unwrap();
+            // Fill the gaps below the highest open descriptor so the limit counts exactly.
+            let highest = std::fs::read_dir("/proc/self/fd")
+                .unwrap()
+                .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u64>().ok())
+                .max()
+                .unwrap();
+            loop {
+                let fd = nix::unistd::dup(std::io::stdin()).unwrap();
+                let n = u64::try_from(std::os::fd::AsRawFd::as_raw_fd(&fd)).unwrap();
+                held.push(fd);
+                if n >= highest {
+                    break;
+                }
+            }
+            let limit = highest + 2 + spare; // the descriptors 0..=highest+1 are open now
+            let rl = libc::rlimit {
+                rlim_cur: limit,
+                rlim_max: original.rlim_max,
+            };
+            // SAFETY: setrlimit with a valid rlimit value; this child runs only this test.
+            assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &rl) }, 0);
+            match lock.reclaim_and_create() {
+                Ok(()) => println!("spare {spare}: ok"),
+                Err(e) => {
+                    drop(lock);
+                    println!("spare {spare}: err {e}");
+                }
+            }
+            // SAFETY: as above.
+            assert_eq!(
+                unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &original) },
+                0
+            );
+        }
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cmd = child_command(
+        "fr_fifo_6_a_start_out_of_descriptors_leaves_nothing",
+        "nofile",
+    );
+    cmd.env(DIR_VAR, tmp.path());
+    let output = run_child(cmd);
+    let text = output_text(&output);
+    assert!(output.status.success(), "{text}");
+    assert!(
+        text.contains("spare 0: err") && text.contains("os error 24"),
+        "no descriptor to spare fails with EMFILE: {text}"
+    );
+    assert!(text.contains("spare 1: ok"), "one is enough: {text}");
+    assert_eq!(
+        std::fs::read_dir(tmp.path().join("svc0")).unwrap().count(),
+        0,
+        "the failed start removed pipe.in (made, not opened) and the lock file it created"
+    );
+    assert_service_files(&tmp.path().join("svc1"));
+}
