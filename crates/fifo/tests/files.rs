@@ -302,10 +302,8 @@ fn fr_fifo_6_a_start_out_of_descriptors_leaves_nothing() {
             rlim_max: 0,
         };
         // SAFETY: getrlimit writes into the valid rlimit it is given.
-        assert_eq!(
-            unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut original) },
-            0
-        );
+        let got = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut original) };
+        assert_eq!(got, 0);
         let mut held = Vec::new();
         for spare in 0..3 {
             let d = base.join(format!("svc{spare}"));
@@ -340,10 +338,8 @@ fn fr_fifo_6_a_start_out_of_descriptors_leaves_nothing() {
                 }
             }
             // SAFETY: as above.
-            assert_eq!(
-                unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &original) },
-                0
-            );
+            let restored = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &original) };
+            assert_eq!(restored, 0);
         }
         return;
     }
