@@ -161,6 +161,9 @@ pub struct Reassembler {
     next_seq: u64,
     partial: usize,
     discarding: usize,
+    /// A buffer handed back with [`recycle`](Self::recycle), reused for the next fragmented
+    /// message so a stream of large messages does not allocate (and fault in) a new buffer each.
+    spare: Vec<u8>,
 }
 
 impl Reassembler {
@@ -173,6 +176,36 @@ impl Reassembler {
             next_seq: 0,
             partial: 0,
             discarding: 0,
+            spare: Vec::new(),
+        }
+    }
+
+    /// Hands back the buffer of a reassembled message (for example [`Call::into_payload`]
+    /// once the call has run) for the next fragmented message to reuse. One buffer is kept,
+    /// the largest; it is at most `max_message` octets and released by
+    /// [`clear`](Self::clear) and [`drop_session`](Self::drop_session).
+    ///
+    /// [`Call::into_payload`]: crate::Call::into_payload
+    ///
+    /// ```
+    /// use fifo_rpc_protocol::{flags, frame_type, FrameHeader, Reassembled, Reassembler};
+    /// let mut r = Reassembler::new(1 << 20, 8);
+    /// let mut first = FrameHeader::new(frame_type::REQUEST, 1, 7);
+    /// first.flags = flags::MORE;
+    /// let last = FrameHeader::new(frame_type::REQUEST, 1, 7);
+    /// assert_eq!(r.push(&first, &[1; 3000]), Reassembled::Incomplete);
+    /// let Reassembled::Complete(message) = r.push(&last, &[2; 3000]) else { panic!() };
+    /// let buf = message.into_owned();
+    /// let ptr = buf.as_ptr();
+    /// r.recycle(buf);
+    /// assert_eq!(r.push(&first, &[3; 3000]), Reassembled::Incomplete);
+    /// let Reassembled::Complete(again) = r.push(&last, &[4; 3000]) else { panic!() };
+    /// assert_eq!((again.as_ptr(), again.len()), (ptr, 6000), "the same buffer, reused");
+    /// ```
+    pub fn recycle(&mut self, mut buf: Vec<u8>) {
+        if buf.capacity() > self.spare.capacity() && buf.capacity() <= self.max_len() {
+            buf.clear();
+            self.spare = buf;
         }
     }
 
@@ -234,7 +267,12 @@ impl Reassembler {
                 };
                 return Reassembled::Refused { error, last: false };
             }
-            let mut buf = Vec::with_capacity(payload.len().saturating_mul(2).min(max_len));
+            let want = payload.len().saturating_mul(2).min(max_len);
+            let mut buf = if self.spare.capacity() >= want {
+                std::mem::take(&mut self.spare)
+            } else {
+                Vec::with_capacity(want)
+            };
             buf.extend_from_slice(payload);
             let seq = self.next_seq();
             self.entries.insert(
@@ -339,11 +377,13 @@ impl Reassembler {
     pub fn drop_session(&mut self, session: u32) {
         self.entries.retain(|k, _| k.0 != session);
         self.recount();
+        self.spare = Vec::new();
     }
 
     /// Drops every partial and refused message.
     pub fn clear(&mut self) {
         self.entries.clear();
+        self.spare = Vec::new();
         self.partial = 0;
         self.discarding = 0;
     }

@@ -334,3 +334,33 @@ fn drop_session_is_scoped() {
         Reassembled::Complete(Cow::Owned(b"bc".to_vec()))
     );
 }
+
+// A recycled buffer is reused for the next fragmented message, never holds old octets, is
+// bounded by max_message, and is released with the session.
+#[test]
+fn recycled_buffers_are_reused_clean_and_released() {
+    let mut r = Reassembler::new(64, 8);
+    r.recycle(Vec::with_capacity(1000)); // above max_message: not kept
+    r.recycle(b"stale octets".to_vec());
+    let first = header(frame_type::REQUEST, 1, 1, true);
+    let last = header(frame_type::REQUEST, 1, 1, false);
+    assert_eq!(r.push(&first, b"ab"), Reassembled::Incomplete);
+    let Reassembled::Complete(done) = r.push(&last, b"cd") else {
+        panic!("complete")
+    };
+    assert_eq!(&done[..], b"abcd", "no stale octets");
+    let ptr = done.as_ptr();
+    r.recycle(done.into_owned());
+    assert_eq!(r.push(&first, b"ef"), Reassembled::Incomplete);
+    let Reassembled::Complete(again) = r.push(&last, b"gh") else {
+        panic!("complete")
+    };
+    assert_eq!((&again[..], again.as_ptr()), (&b"efgh"[..], ptr));
+    r.recycle(again.into_owned());
+    assert!(r.spare.capacity() >= 4);
+    r.drop_session(1);
+    assert_eq!(r.spare.capacity(), 0, "the spare went with the session");
+    r.recycle(vec![0; 8]);
+    r.clear();
+    assert_eq!(r.spare.capacity(), 0, "and with a reset");
+}

@@ -138,6 +138,18 @@ impl Call {
         &self.payload
     }
 
+    /// The whole payload's buffer, to hand back to the reassembler once the call has run
+    /// ([`Reassembler::recycle`](crate::Reassembler::recycle)).
+    ///
+    /// ```
+    /// let call = fifo_rpc_protocol::Call::new("echo", b"hi")?;
+    /// assert_eq!(call.into_payload(), b"\x04echohi");
+    /// # Ok::<(), fifo_rpc_protocol::ProtocolError>(())
+    /// ```
+    pub fn into_payload(self) -> Vec<u8> {
+        self.payload
+    }
+
     /// The body, moved out of the payload.
     pub fn into_body(mut self) -> Vec<u8> {
         self.payload.drain(..1 + usize::from(self.method_len));

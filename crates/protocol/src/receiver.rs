@@ -206,6 +206,11 @@ impl Receiver {
     pub fn drop_session(&mut self, session: u32) {
         self.reassembler.drop_session(session);
     }
+
+    /// Hands a message's buffer back for reuse ([`Reassembler::recycle`]).
+    pub fn recycle(&mut self, buf: Vec<u8>) {
+        self.reassembler.recycle(buf);
+    }
 }
 
 /// The per-frame rules after the decoder, in the order of spec §5 (the paragraph after FR-DEC-6):

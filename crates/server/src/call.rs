@@ -40,8 +40,10 @@ pub(crate) struct CallBuffers {
 }
 
 impl CallBuffers {
-    fn shrink(&mut self) {
-        if self.body.capacity() > 1 << 20 {
+    /// Keeps a large body buffer while calls fill a good part of it (a stream of large answers
+    /// reuses it); drops it after a call that needed far less.
+    fn shrink(&mut self, used: usize) {
+        if self.body.capacity() > 1 << 20 && used < self.body.capacity() / 4 {
             self.body = Vec::new();
         }
     }
@@ -112,7 +114,7 @@ pub(crate) fn run_call(
             out,
         );
     }
-    bufs.shrink();
+    bufs.shrink(bufs.body.len());
     outcome
 }
 

@@ -416,6 +416,7 @@ impl<'a> Io<'a> {
             self.answers.clear();
             self.answered.clear();
             let mut calls = std::mem::take(&mut self.calls);
+            let mut spent: Option<Vec<u8>> = None;
             for (call, reply) in calls.drain(..) {
                 let start = self.answers.len();
                 let outcome = run_call(
@@ -427,6 +428,11 @@ impl<'a> Io<'a> {
                     &mut self.answers,
                 );
                 let end = self.answers.len();
+                // The largest request buffer of the round goes back to the reassembler.
+                let payload = call.into_payload();
+                if spent.as_ref().map_or(0, Vec::capacity) < payload.capacity() {
+                    spent = Some(payload);
+                }
                 self.answered.push(Answered {
                     reply,
                     start,
@@ -442,8 +448,12 @@ impl<'a> Io<'a> {
                 notified += u64::from(run_notify(self.router, shared, session, &call));
             }
             self.notifies = notifies;
+            let used = self.answers.len();
             {
                 let mut st = shared.state.lock();
+                if let Some(buf) = spent {
+                    st.session.recycle(buf);
+                }
                 st.summary.notifications += notified;
                 let mut all_current = true;
                 for a in &mut self.answered {
@@ -452,7 +462,8 @@ impl<'a> Io<'a> {
                     all_current &= a.current;
                 }
                 if all_current {
-                    st.write_answers(&self.answers);
+                    // A large answer that does not fit the pipe becomes the backlog as it is.
+                    st.write_answers_owned(&mut self.answers);
                 } else {
                     // Some calls ended with their session (FR-SESS-2): write only the others.
                     let mut kept = Vec::with_capacity(self.answers.len());
@@ -466,9 +477,11 @@ impl<'a> Io<'a> {
             for record in self.logs.drain(..) {
                 shared.log(record);
             }
-        }
-        if self.answers.capacity() > 4 * READ_BUF {
-            self.answers = Vec::with_capacity(READ_BUF);
+            // Keep a large buffer while rounds fill a good part of it (a stream of large
+            // answers then reuses it); drop it after a round that needed far less.
+            if self.answers.capacity() > 4 * READ_BUF && used < self.answers.capacity() / 4 {
+                self.answers = Vec::with_capacity(READ_BUF);
+            }
         }
     }
 }

@@ -263,16 +263,24 @@ impl Output {
         self.backlog.len() - self.head
     }
 
-    /// Marks the first `n` waiting octets written: moves `head`, and compacts the buffer once
-    /// `head` passes half of it (so each octet is moved at most about once).
+    /// Marks the first `n` waiting octets written by moving `head`; the bytes stay where they
+    /// are (see [`append`](Self::append)).
     fn consume(&mut self, n: usize) {
         self.head += n;
         if self.head >= self.backlog.len() {
             self.backlog.clear();
             self.head = 0;
-        } else if self.head > self.backlog.len() / 2 {
+        }
+    }
+
+    /// Appends frames behind those waiting. The written octets in front are dropped first once
+    /// they are more than half the buffer, so it stays bounded by about twice what waits and
+    /// each octet is moved at most about once; a backlog that is only written is never moved.
+    fn append(&mut self, frames: &[u8]) {
+        if self.head > self.backlog.len() / 2 {
             self.compact();
         }
+        self.backlog.extend_from_slice(frames);
     }
 
     /// Moves the waiting octets to the start of the buffer.
@@ -297,10 +305,46 @@ impl Output {
             return Ok(self.status());
         }
         if self.busy || self.has_backlog() {
-            self.backlog.extend_from_slice(frames);
+            self.append(frames);
             return Ok(self.status());
         }
         let sent = send(&writer, self.pipe_buf, frames, 0);
+        self.settle(frames, sent, self.epoch)
+    }
+
+    /// As [`write`](Self::write), but when the pipe fills and nothing else waits, the unsent
+    /// rest is not copied: `frames` becomes the backlog and the caller gets the backlog's empty
+    /// buffer back in exchange. A large answer then costs no second buffer of its size.
+    pub(crate) fn write_owned(&mut self, frames: &mut Vec<u8>) -> Result<WriteStatus, FifoError> {
+        let Some(writer) = self.writer.clone() else {
+            return Ok(WriteStatus::Closed);
+        };
+        if frames.is_empty() {
+            return Ok(self.status());
+        }
+        if self.busy || self.has_backlog() {
+            self.append(frames);
+            return Ok(self.status());
+        }
+        let sent = send(&writer, self.pipe_buf, frames, 0);
+        if let Ok(Sent {
+            done,
+            partial,
+            end: SendEnd::Full,
+        }) = sent
+        {
+            // Nothing waits and nobody else writes (checked above, under the lock): the rest
+            // of `frames` is the whole backlog.
+            self.backlog.clear();
+            std::mem::swap(&mut self.backlog, frames);
+            self.head = done;
+            self.partial = partial;
+            if !self.blocked {
+                self.stalled_since = Some(Instant::now());
+            }
+            self.blocked = true;
+            return Ok(self.status());
+        }
         self.settle(frames, sent, self.epoch)
     }
 
@@ -464,7 +508,8 @@ impl Output {
         self.close_when_flushed = false;
     }
 
-    /// Keeps a huge backlog buffer from holding memory after a burst.
+    /// Keeps a huge backlog buffer from holding memory once its session is over (the buffer
+    /// is kept while the session lasts: the next large answer reuses it).
     fn shrink(&mut self) {
         if self.backlog.is_empty() && self.backlog.capacity() > 1 << 20 {
             self.backlog = Vec::new();

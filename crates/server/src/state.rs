@@ -78,6 +78,13 @@ impl State {
         self.after_write(result)
     }
 
+    /// As [`write_answers`](Self::write_answers), handing `frames` over to the backlog instead
+    /// of copying what the pipe has no room for ([`Output::write_owned`]).
+    pub(crate) fn write_answers_owned(&mut self, frames: &mut Vec<u8>) -> bool {
+        let result = self.out.write_owned(frames);
+        self.after_write(result)
+    }
+
     /// Ends a write made outside the lock (see [`Output::begin_send`]).
     pub(crate) fn finish_send(
         &mut self,

@@ -38,8 +38,11 @@ pub(crate) fn run(shared: &Shared, router: &Router) {
                     run_call(router, shared, &call, &reply, &mut bufs, &mut out)
                 });
                 outcome.count(&mut st.summary);
-                deliver(shared, &mut st, &reply, &out, &mut spare);
-                if out.capacity() > 1 << 20 {
+                st.session.recycle(call.into_payload());
+                let used = out.len();
+                deliver(shared, &mut st, &reply, &mut out, &mut spare);
+                // Keep a large buffer while answers fill a good part of it.
+                if out.capacity() > 1 << 20 && used < out.capacity() / 4 {
                     out = Vec::with_capacity(4096);
                 }
             }
@@ -61,7 +64,7 @@ fn deliver(
     shared: &Shared,
     st: &mut MutexGuard<'_, State>,
     reply: &ReplyTo,
-    frames: &[u8],
+    frames: &mut Vec<u8>,
     spare: &mut Vec<u8>,
 ) {
     let mut attention = false;
@@ -72,7 +75,7 @@ fn deliver(
                 attention |= st.finish_send(frames, sent, epoch);
                 attention |= drain(st, spare);
             }
-            None => attention |= st.write_answers(frames),
+            None => attention |= st.write_answers_owned(frames),
         }
     }
     // The final GOODBYE of a drain is queued by `complete`: it follows the answer.

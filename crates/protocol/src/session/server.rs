@@ -145,6 +145,15 @@ impl ServerSession {
         }
     }
 
+    /// Hands back the payload buffer of a call that has run ([`Call::into_payload`]), for the
+    /// next fragmented request to reuse ([`Reassembler::recycle`](crate::Reassembler::recycle)):
+    /// a server answering a stream of large requests then allocates no new buffer for each.
+    ///
+    /// [`Call::into_payload`]: crate::Call::into_payload
+    pub fn recycle(&mut self, payload: Vec<u8>) {
+        self.receiver.recycle(payload);
+    }
+
     /// End of stream on `pipe.in` (a read of 0 octets or `POLLHUP`).
     ///
     /// Reports truncated frames and messages (FR-DEC-5, FR-FRAG-6), ends an established session
