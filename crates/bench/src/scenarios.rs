@@ -110,8 +110,8 @@ pub(crate) fn all() -> Vec<Scenario> {
         list.push(Scenario::RpcBulk(Setup::DEFAULT, MIB, placement));
         list.push(Scenario::RpcBulk(Setup::DEFAULT, 16 * MIB, placement));
     }
-    list.push(Scenario::RpcBulk(Setup::BIGPIPE, MIB, Unpinned));
-    list.push(Scenario::RpcBulk(Setup::BIGPIPE, 16 * MIB, Unpinned));
+    list.push(Scenario::RpcBulk(Setup::SMALLPIPE, MIB, Unpinned));
+    list.push(Scenario::RpcBulk(Setup::SMALLPIPE, 16 * MIB, Unpinned));
     list
 }
 
@@ -273,14 +273,24 @@ pub(crate) fn rows() -> Vec<Row> {
             "fifo.stream.default.split",
         ),
         (
-            "bulk1mib_bigpipe_gb_per_s",
-            "rpc_bigpipe.bulk1m.unpinned",
+            "bulk1mib_vs_bigpipe_floor_gb_per_s",
+            "rpc.bulk1m.unpinned",
             "fifo.stream.1m.unpinned",
         ),
         (
-            "bulk16mib_bigpipe_gb_per_s",
-            "rpc_bigpipe.bulk16m.unpinned",
+            "bulk16mib_vs_bigpipe_floor_gb_per_s",
+            "rpc.bulk16m.unpinned",
             "fifo.stream.1m.unpinned",
+        ),
+        (
+            "bulk1mib_smallpipe_gb_per_s",
+            "rpc_smallpipe.bulk1m.unpinned",
+            "fifo.stream.default.unpinned",
+        ),
+        (
+            "bulk16mib_smallpipe_gb_per_s",
+            "rpc_smallpipe.bulk16m.unpinned",
+            "fifo.stream.default.unpinned",
         ),
     ] {
         rows.push(row(

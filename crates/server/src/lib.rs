@@ -73,7 +73,7 @@ pub use error::ServerError;
 pub use log::{LogLevel, ServeSummary, ServerLog};
 pub use router::{HandlerError, Router};
 pub use server::{
-    Server, ServerBuilder, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_MESSAGE, DEFAULT_SPIN,
-    DEFAULT_WRITE_TIMEOUT,
+    Server, ServerBuilder, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_MESSAGE, DEFAULT_PIPE_SIZE,
+    DEFAULT_SPIN, DEFAULT_WRITE_TIMEOUT,
 };
 pub use shutdown::ShutdownHandle;

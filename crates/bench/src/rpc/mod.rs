@@ -4,8 +4,8 @@
 //! Figure names start with a family that says how client and server were set up:
 //! `rpc` (defaults: client and server spin before sleeping; server with `workers(0)`, handlers
 //! inline), `rpc_nospin` (spin disabled on both sides), `rpc_clientspin` (only the client
-//! spins), `rpc_pool` (the server's default worker pool), and `rpc_bigpipe` (both FIFOs asked for
-//! 1 MiB).
+//! spins), `rpc_pool` (the server's default worker pool), and `rpc_smallpipe` (the server keeps
+//! the kernel's 64 KiB FIFOs instead of asking for its default 1 MiB).
 
 pub(crate) mod server;
 
@@ -41,8 +41,8 @@ pub(crate) struct Setup {
     pub(crate) server_spin: bool,
     /// Whether the server uses its default worker pool (`false`: `workers(0)`).
     pub(crate) pool: bool,
-    /// FIFO capacity both sides ask for, if any.
-    pub(crate) pipe_size: Option<usize>,
+    /// The server keeps the kernel's FIFO capacity (`pipe_size(0)`) instead of its default.
+    pub(crate) small_pipe: bool,
     /// Round trips use raw calls (`call_raw("echo_raw")`) instead of typed `Vec<u8>` calls.
     pub(crate) raw: bool,
 }
@@ -53,7 +53,7 @@ impl Setup {
         client_spin: true,
         server_spin: true,
         pool: false,
-        pipe_size: None,
+        small_pipe: false,
         raw: false,
     };
     /// Spin disabled on both sides.
@@ -77,9 +77,9 @@ impl Setup {
         pool: true,
         ..Setup::DEFAULT
     };
-    /// 1 MiB FIFOs.
-    pub(crate) const BIGPIPE: Setup = Setup {
-        pipe_size: Some(1 << 20),
+    /// The kernel's 64 KiB FIFOs.
+    pub(crate) const SMALLPIPE: Setup = Setup {
+        small_pipe: true,
         ..Setup::DEFAULT
     };
 
@@ -95,8 +95,8 @@ impl Setup {
             (true, false) => name.push_str("_clientspin"),
             (false, true) => name.push_str("_serverspin"),
         }
-        if self.pipe_size.is_some() {
-            name.push_str("_bigpipe");
+        if self.small_pipe {
+            name.push_str("_smallpipe");
         }
         if self.raw {
             name.push_str("_raw");
@@ -126,13 +126,12 @@ impl Session {
         args.cpu = placement.peer_cpu();
         args.workers = if setup.pool { None } else { Some(0) };
         args.spin_us = if setup.server_spin { None } else { Some(0) };
-        args.pipe_size = setup.pipe_size;
+        args.pipe_size = setup.small_pipe.then_some(0);
         let mut peer = Peer::spawn(&args)?;
         peer.expect("ready")?;
         let mut config = ClientConfig::default()
             .connect_timeout(CONNECT_TIMEOUT)
-            .call_timeout(Some(CALL_TIMEOUT))
-            .pipe_size(setup.pipe_size);
+            .call_timeout(Some(CALL_TIMEOUT));
         if !setup.client_spin {
             config = config.spin(Duration::ZERO);
         }
