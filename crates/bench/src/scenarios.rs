@@ -87,6 +87,7 @@ pub(crate) fn all() -> Vec<Scenario> {
     for placement in [Pinned, Unpinned] {
         list.push(Scenario::RpcRoundTrip(Setup::POOL, 64, placement));
         list.push(Scenario::RpcRoundTrip(Setup::CLIENT_SPIN, 64, placement));
+        list.push(Scenario::RpcRoundTrip(Setup::GUARD, 64, placement));
     }
     list.push(Scenario::Pipelined(false));
     list.push(Scenario::Pipelined(true));
@@ -149,10 +150,13 @@ pub(crate) fn rows() -> Vec<Row> {
         ("raw_", "rpc_raw", "split"),
         ("clientspin_", "rpc_clientspin", "pinned"),
         ("clientspin_", "rpc_clientspin", "unpinned"),
+        ("raw_guard_", "rpc_raw_guard", "pinned"),
+        ("raw_guard_", "rpc_raw_guard", "unpinned"),
     ];
     for size in ["rt64", "rt4k"] {
         for &(variant, family, placement) in latency {
-            if (family == "rpc_pool" || family == "rpc_clientspin") && size == "rt4k" {
+            let only64 = ["rpc_pool", "rpc_clientspin", "rpc_raw_guard"];
+            if only64.contains(&family) && size == "rt4k" {
                 continue;
             }
             for stat in ["p50", "mean", "p99"] {

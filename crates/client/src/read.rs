@@ -157,6 +157,12 @@ impl Conn {
         ready: &mut dyn FnMut(&mut Shared) -> Option<T>,
     ) -> Option<T> {
         let mut spin_until = self.spin_deadline();
+        if spin_until.is_some() {
+            // The answer cannot be there yet when this thread has just written its request:
+            // let the server run first (on a shared CPU it needs this one) instead of a read
+            // that finds nothing.
+            thread::yield_now();
+        }
         loop {
             match self.pump(ready, deadline) {
                 Pump::Done(value) => return Some(value),

@@ -94,6 +94,11 @@ impl<'a> Io<'a> {
                     ReadOutcome::Data(n) => {
                         self.on_data(n)?;
                         spin_until = Some(Instant::now() + self.spin);
+                        if !self.full_read {
+                            // pipe.in was emptied and its requests answered: the client needs
+                            // a CPU to read them and send more, so yield before reading again.
+                            std::thread::yield_now();
+                        }
                         continue;
                     }
                     ReadOutcome::Eof if self.established() => {

@@ -4,7 +4,8 @@
 //! Figure names start with a family that says how client and server were set up:
 //! `rpc` (defaults: client and server spin before sleeping; server with `workers(0)`, handlers
 //! inline), `rpc_nospin` (spin disabled on both sides), `rpc_clientspin` (only the client
-//! spins), `rpc_pool` (the server's default worker pool), and `rpc_smallpipe` (the server keeps
+//! spins), `rpc_raw` (raw calls), `rpc_raw_guard` (raw calls from a thread holding a
+//! `SigpipeGuard`), `rpc_pool` (the server's default worker pool), and `rpc_smallpipe` (the server keeps
 //! the kernel's 64 KiB FIFOs instead of asking for its default 1 MiB).
 
 pub(crate) mod server;
@@ -45,6 +46,8 @@ pub(crate) struct Setup {
     pub(crate) small_pipe: bool,
     /// Round trips use raw calls (`call_raw("echo_raw")`) instead of typed `Vec<u8>` calls.
     pub(crate) raw: bool,
+    /// The calling thread holds a `SigpipeGuard` (raw calls).
+    pub(crate) sigpipe_guard: bool,
 }
 
 impl Setup {
@@ -55,6 +58,7 @@ impl Setup {
         pool: false,
         small_pipe: false,
         raw: false,
+        sigpipe_guard: false,
     };
     /// Spin disabled on both sides.
     pub(crate) const NOSPIN: Setup = Setup {
@@ -70,6 +74,12 @@ impl Setup {
     /// Raw calls, client and server defaults.
     pub(crate) const RAW: Setup = Setup {
         raw: true,
+        ..Setup::DEFAULT
+    };
+    /// Raw calls from a thread that holds a `SigpipeGuard`.
+    pub(crate) const GUARD: Setup = Setup {
+        raw: true,
+        sigpipe_guard: true,
         ..Setup::DEFAULT
     };
     /// The server's default worker pool.
@@ -100,6 +110,9 @@ impl Setup {
         }
         if self.raw {
             name.push_str("_raw");
+        }
+        if self.sigpipe_guard {
+            name.push_str("_guard");
         }
         name
     }
@@ -170,6 +183,13 @@ pub(crate) fn round_trip(
     let mut session = Session::start(setup, placement)?;
     let payload = vec![0xA5u8; size];
     let client = &session.client;
+    // The documented opt-in for a hot calling thread: SIGPIPE stays blocked, writes skip the
+    // two pthread_sigmask calls each.
+    let _guard = if setup.sigpipe_guard {
+        Some(fifo_rpc_fifo::SigpipeGuard::new().context("blocking SIGPIPE in the caller")?)
+    } else {
+        None
+    };
     let rt = round_trips(&mut session.peer, plan.warmup, plan.timed, || {
         let reply: Vec<u8> = if setup.raw {
             client
