@@ -154,10 +154,10 @@ impl Client {
             }
             answer
         })?;
-        Ok(payload::decode(
-            &answer,
-            u64::from(self.config.max_message),
-        )?)
+        let value = payload::decode(&answer, u64::from(self.config.max_message));
+        // The answer's buffer goes back to the session: the next answer is received into it.
+        conn.state.lock().session.recycle(answer);
+        Ok(value?)
     }
 
     /// Calls `method` with the octets `body` as they are and returns the answer's octets,

@@ -107,6 +107,8 @@ impl ClientConfig {
 
     /// Asks the kernel for a `pipe.out` capacity of at least this many octets after connecting
     /// (Linux `F_SETPIPE_SZ`); larger pipes help throughput of big answers. A refusal is ignored.
+    /// `None` (the default) leaves the size the server chose (a fifo-rpc server asks for 1 MiB
+    /// unless told otherwise).
     pub fn pipe_size(mut self, bytes: Option<usize>) -> Self {
         self.pipe_size = bytes;
         self

@@ -180,10 +180,11 @@ impl Reassembler {
         }
     }
 
-    /// Hands back the buffer of a reassembled message (for example [`Call::into_payload`]
-    /// once the call has run) for the next fragmented message to reuse. One buffer is kept,
-    /// the largest; it is at most `max_message` octets and released by
-    /// [`clear`](Self::clear) and [`drop_session`](Self::drop_session).
+    /// Hands back the buffer of a message (for example [`Call::into_payload`] once the call
+    /// has run) for the next message to reuse: a fragmented one is reassembled into it, and a
+    /// single-frame one that fits is copied into it instead of being returned borrowed, so its
+    /// owner need not allocate. One buffer is kept, the largest; it is at most `max_message`
+    /// octets and released by [`clear`](Self::clear) and [`drop_session`](Self::drop_session).
     ///
     /// [`Call::into_payload`]: crate::Call::into_payload
     ///
@@ -219,6 +220,13 @@ impl Reassembler {
     pub fn push<'a>(&mut self, header: &FrameHeader, payload: &'a [u8]) -> Reassembled<'a> {
         let more = header.more();
         if self.entries.is_empty() && !more && payload.len() <= self.max_len() {
+            if self.spare.capacity() >= payload.len().max(1) {
+                // A buffer was handed back: the message gets it (its caller would otherwise
+                // allocate one to own the payload).
+                let mut buf = std::mem::take(&mut self.spare);
+                buf.extend_from_slice(payload);
+                return Reassembled::Complete(Cow::Owned(buf));
+            }
             return Reassembled::Complete(Cow::Borrowed(payload));
         }
         self.push_slow(header, payload, more)

@@ -364,3 +364,32 @@ fn recycled_buffers_are_reused_clean_and_released() {
     r.clear();
     assert_eq!(r.spare.capacity(), 0, "and with a reset");
 }
+
+// A single-frame message is copied into a recycled buffer that fits (its owner then allocates
+// nothing), and is borrowed as before when none fits.
+#[test]
+fn single_frame_messages_use_a_recycled_buffer_that_fits() {
+    let mut r = Reassembler::new(1 << 20, 8);
+    let one = header(frame_type::RESPONSE, 1, 1, false);
+    assert_eq!(
+        r.push(&one, b"abc"),
+        Reassembled::Complete(Cow::Borrowed(b"abc"))
+    );
+    let spare = Vec::with_capacity(8);
+    let ptr = spare.as_ptr();
+    r.recycle(spare);
+    assert_eq!(
+        r.push(&one, &[7; 9]),
+        Reassembled::Complete(Cow::Borrowed(&[7; 9][..])),
+        "too small: not used"
+    );
+    let Reassembled::Complete(Cow::Owned(owned)) = r.push(&one, b"abcdefgh") else {
+        panic!("the recycled buffer is used")
+    };
+    assert_eq!((owned.as_slice(), owned.as_ptr()), (&b"abcdefgh"[..], ptr));
+    assert_eq!(
+        r.push(&one, b"x"),
+        Reassembled::Complete(Cow::Borrowed(b"x")),
+        "it was taken"
+    );
+}

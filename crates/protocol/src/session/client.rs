@@ -348,6 +348,13 @@ impl ClientSession {
         true
     }
 
+    /// Hands back the body buffer of an answer once it has been read (decoded into a value,
+    /// say), so that the next answer is received into it instead of a new allocation
+    /// ([`Reassembler::recycle`](crate::Reassembler::recycle)).
+    pub fn recycle(&mut self, body: Vec<u8>) {
+        self.receiver.recycle(body);
+    }
+
     /// Starts a call: chooses its Request ID (FR-CALL-1) and appends its REQUEST frames to `out`,
     /// fragmented at the agreed MaxFrame. Allocates nothing but room in `out`.
     ///
