@@ -189,3 +189,42 @@ fn invalid_options_are_refused() {
     assert!(err.to_string().contains("max_message"), "{err}");
     assert!(!dir.exists());
 }
+
+// The FIFOs get the server's default capacity (1 MiB) unless the kernel refuses, which is then
+// logged; `pipe_size(0)` leaves the kernel's 64 KiB.
+#[test]
+fn fifos_get_1_mib_by_default_and_keep_the_kernel_size_with_pipe_size_0() {
+    use std::sync::{Arc, Mutex};
+
+    use fifo_rpc_fifo::{ServiceDir, PIPE_IN};
+    use fifo_rpc_server::{ServerLog, DEFAULT_PIPE_SIZE};
+
+    for (asked, want) in [(None, DEFAULT_PIPE_SIZE), (Some(0), 64 * 1024)] {
+        let t = TestDir::new();
+        let dir = t.service();
+        let refused = Arc::new(Mutex::new(0));
+        let seen = Arc::clone(&refused);
+        let mut builder = Server::builder(&dir).on_log(move |record: &ServerLog| {
+            if matches!(record, ServerLog::PipeSizeRefused { .. }) {
+                *seen.lock().unwrap() += 1;
+            }
+        });
+        if let Some(octets) = asked {
+            builder = builder.pipe_size(octets);
+        }
+        let server = builder.bind().expect("bind");
+        let writer = ServiceDir::open_existing(&dir)
+            .unwrap()
+            .open_writer(PIPE_IN)
+            .unwrap()
+            .expect("the server reads pipe.in");
+        let size = writer.pipe_size().unwrap();
+        if *refused.lock().unwrap() == 0 {
+            assert_eq!(size, want, "pipe_size {asked:?}");
+        } else {
+            assert_eq!((asked, size), (None, 64 * 1024), "a refusal keeps 64 KiB");
+        }
+        drop(writer);
+        drop(server);
+    }
+}
