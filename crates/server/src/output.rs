@@ -147,6 +147,14 @@ pub(crate) fn send(
     })
 }
 
+/// How [`Output::send_direct`] dealt with frames.
+enum Direct {
+    /// Nothing was sent now: no writer, nothing to send, or the frames joined the backlog.
+    Done(WriteStatus),
+    /// The frames were sent directly; this is how far it got.
+    Sent(Result<Sent, FifoError>),
+}
+
 /// The write end of `pipe.out` with its backlog.
 #[derive(Debug)]
 pub(crate) struct Output {
@@ -298,35 +306,37 @@ impl Output {
 
     /// Writes whole frames under the lock, in order after anything waiting or being written.
     pub(crate) fn write(&mut self, frames: &[u8]) -> Result<WriteStatus, FifoError> {
+        match self.send_direct(frames) {
+            Direct::Done(status) => Ok(status),
+            Direct::Sent(sent) => self.settle(frames, sent, self.epoch),
+        }
+    }
+
+    /// The start of [`write`](Self::write) and [`write_owned`](Self::write_owned): frames that
+    /// cannot go out now (no writer, a backlog or another thread's write in front) are dealt
+    /// with here; otherwise they are sent at once.
+    fn send_direct(&mut self, frames: &[u8]) -> Direct {
         let Some(writer) = self.writer.clone() else {
-            return Ok(WriteStatus::Closed);
+            return Direct::Done(WriteStatus::Closed);
         };
         if frames.is_empty() {
-            return Ok(self.status());
+            return Direct::Done(self.status());
         }
         if self.busy || self.has_backlog() {
             self.append(frames);
-            return Ok(self.status());
+            return Direct::Done(self.status());
         }
-        let sent = send(&writer, self.pipe_buf, frames, 0);
-        self.settle(frames, sent, self.epoch)
+        Direct::Sent(send(&writer, self.pipe_buf, frames, 0))
     }
 
     /// As [`write`](Self::write), but when the pipe fills and nothing else waits, the unsent
     /// rest is not copied: `frames` becomes the backlog and the caller gets the backlog's empty
     /// buffer back in exchange. A large answer then costs no second buffer of its size.
     pub(crate) fn write_owned(&mut self, frames: &mut Vec<u8>) -> Result<WriteStatus, FifoError> {
-        let Some(writer) = self.writer.clone() else {
-            return Ok(WriteStatus::Closed);
+        let sent = match self.send_direct(frames) {
+            Direct::Done(status) => return Ok(status),
+            Direct::Sent(sent) => sent,
         };
-        if frames.is_empty() {
-            return Ok(self.status());
-        }
-        if self.busy || self.has_backlog() {
-            self.append(frames);
-            return Ok(self.status());
-        }
-        let sent = send(&writer, self.pipe_buf, frames, 0);
         if let Ok(Sent {
             done,
             partial,
@@ -561,5 +571,57 @@ mod tests {
         assert_eq!(partial_rest(&buf, 50), 50);
         assert_eq!(partial_rest(&buf, 150), 150);
         assert_eq!(partial_rest(&buf, 300), 0);
+    }
+
+    // A large answer that does not fit the pipe becomes the backlog without a copy, and every
+    // octet still arrives in order, in runs of whole frames.
+    #[test]
+    fn write_owned_hands_the_unsent_rest_over_and_delivers_everything() {
+        use fifo_rpc_fifo::{ReadOutcome, ServerLock};
+        use fifo_rpc_protocol::{encode_frame, frame_type, FrameHeader};
+
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = ServiceDir::create_or_verify(tmp.path().join("svc")).unwrap();
+        let lock = ServerLock::acquire(&dir).unwrap();
+        lock.reclaim_and_create().unwrap();
+        let mut reader = dir.open_reader(PIPE_OUT).unwrap();
+        let mut out = Output::new(4096, Some(64 * 1024));
+        assert!(out.open(&dir).unwrap().0);
+        let mut answer = Vec::new();
+        for request in 1..=100u32 {
+            let header = FrameHeader::new(frame_type::RESPONSE, 7, request);
+            let payload = vec![request as u8; 4000];
+            encode_frame(&header, &[], &payload, 4096, &mut answer).unwrap();
+        }
+        let expected = answer.clone();
+        let ptr = answer.as_ptr();
+        let status = out.write_owned(&mut answer).unwrap();
+        assert_eq!(status, WriteStatus::Pending { blocked: true });
+        assert!(
+            answer.is_empty(),
+            "the caller got the empty backlog buffer back"
+        );
+        assert_eq!(
+            out.backlog.as_ptr(),
+            ptr,
+            "the answer's buffer is the backlog now"
+        );
+        assert!(out.backlog_len() < expected.len());
+        let mut got = Vec::new();
+        let mut buf = vec![0; 64 * 1024];
+        for _ in 0..100_000 {
+            if got.len() >= expected.len() {
+                break;
+            }
+            match reader.read(&mut buf).unwrap() {
+                ReadOutcome::Data(n) => got.extend_from_slice(&buf[..n]),
+                ReadOutcome::WouldBlock => {
+                    out.flush().unwrap();
+                }
+                ReadOutcome::Eof => panic!("end of stream"),
+            }
+        }
+        assert_eq!(got, expected);
+        assert!(!out.has_backlog());
     }
 }
