@@ -195,7 +195,11 @@ def stall_server(ctx, peer, big=60000):
     reading pipe.in while it cannot write (FR-FIFO-13). Returns the Request IDs sent."""
     peer.reading = False
     cap = pipe_size(peer.fifos.out_fd)
-    full = cap - peer.max_frame
+    # The kernel counts a pipe's capacity in pages, and the last frame of each answer leaves
+    # part of its page empty, so a full pipe may hold up to about one answer less than `cap`
+    # octets (with 1 MiB pipes, 17 answers of 60 000 octets fill all 256 pages). Once it holds
+    # `cap - big - max_frame`, at most one more answer fits: the server is about to block.
+    full = cap - big - peer.max_frame
     ids = []
     deadline = ctx.within(20)
     while fionread(peer.fifos.out_fd) < full:
