@@ -47,6 +47,11 @@ impl CallBuffers {
             self.body = Vec::new();
         }
     }
+
+    /// Drops a large body buffer (a session ended: the next one may never need it).
+    pub(crate) fn release(&mut self) {
+        self.shrink(0);
+    }
 }
 
 /// Runs `call` and appends its encoded answer (RESPONSE or ERROR frames) to `out`. Never

@@ -383,6 +383,12 @@ impl<'a> Io<'a> {
                 }
             }
             ServerEvent::SessionEnded { session, reason } => {
+                // Large buffers kept for a stream of large calls go with the session (the
+                // backlog's and the reassembler's are released by their owners).
+                self.bufs.release();
+                if self.answers.capacity() > 4 * READ_BUF {
+                    self.answers = Vec::with_capacity(READ_BUF);
+                }
                 match reason {
                     // A final GOODBYE follows the session's last frames.
                     EndReason::ShutDown | EndReason::ProtocolViolation { .. } => {}
