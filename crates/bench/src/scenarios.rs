@@ -77,6 +77,9 @@ pub(crate) fn all() -> Vec<Scenario> {
             list.push(Scenario::RpcRoundTrip(Setup::NOSPIN, size, placement));
             list.push(Scenario::RpcRoundTrip(Setup::RAW, size, placement));
             if placement != Split {
+                list.push(Scenario::RpcRoundTrip(Setup::BYTES, size, placement));
+            }
+            if placement != Split {
                 list.push(Scenario::PingPong(Transport::Unix, size, placement));
             }
             if size == 64 {
@@ -150,6 +153,8 @@ pub(crate) fn rows() -> Vec<Row> {
         ("raw_", "rpc_raw", "split"),
         ("clientspin_", "rpc_clientspin", "pinned"),
         ("clientspin_", "rpc_clientspin", "unpinned"),
+        ("bytes_", "rpc_bytes", "pinned"),
+        ("bytes_", "rpc_bytes", "unpinned"),
         ("raw_guard_", "rpc_raw_guard", "pinned"),
         ("raw_guard_", "rpc_raw_guard", "unpinned"),
     ];

@@ -5,7 +5,7 @@
 //! `rpc` (defaults: client and server spin before sleeping; server with `workers(0)`, handlers
 //! inline), `rpc_nospin` (spin disabled on both sides), `rpc_clientspin` (only the client
 //! spins), `rpc_raw` (raw calls), `rpc_raw_guard` (raw calls from a thread holding a
-//! `SigpipeGuard`), `rpc_pool` (the server's default worker pool), and `rpc_smallpipe` (the server keeps
+//! `SigpipeGuard`), `rpc_bytes` (typed calls with `serde_bytes::ByteBuf` bodies), `rpc_pool` (the server's default worker pool), and `rpc_smallpipe` (the server keeps
 //! the kernel's 64 KiB FIFOs instead of asking for its default 1 MiB).
 
 pub(crate) mod server;
@@ -22,7 +22,8 @@ use crate::peer::{Peer, PeerArgs, Role};
 use crate::plan::{Placement, Plan};
 use crate::raw::empty_dir;
 use crate::raw::pingpong::size_label;
-use server::{ECHO, ECHO_RAW};
+use serde_bytes::{ByteBuf, Bytes};
+use server::{ECHO, ECHO_BYTES, ECHO_RAW};
 
 /// Largest message the benchmark's server accepts (bulk runs send 16 MiB bodies).
 pub(crate) const SERVER_MAX_MESSAGE: u32 = 32 << 20;
@@ -48,6 +49,8 @@ pub(crate) struct Setup {
     pub(crate) raw: bool,
     /// The calling thread holds a `SigpipeGuard` (raw calls).
     pub(crate) sigpipe_guard: bool,
+    /// Typed calls carry `serde_bytes::ByteBuf` instead of `Vec<u8>` (same octets on the wire).
+    pub(crate) byte_buf: bool,
 }
 
 impl Setup {
@@ -59,6 +62,7 @@ impl Setup {
         small_pipe: false,
         raw: false,
         sigpipe_guard: false,
+        byte_buf: false,
     };
     /// Spin disabled on both sides.
     pub(crate) const NOSPIN: Setup = Setup {
@@ -80,6 +84,11 @@ impl Setup {
     pub(crate) const GUARD: Setup = Setup {
         raw: true,
         sigpipe_guard: true,
+        ..Setup::DEFAULT
+    };
+    /// Typed calls with `serde_bytes::ByteBuf` bodies.
+    pub(crate) const BYTES: Setup = Setup {
+        byte_buf: true,
         ..Setup::DEFAULT
     };
     /// The server's default worker pool.
@@ -113,6 +122,9 @@ impl Setup {
         }
         if self.sigpipe_guard {
             name.push_str("_guard");
+        }
+        if self.byte_buf {
+            name.push_str("_bytes");
         }
         name
     }
@@ -191,14 +203,21 @@ pub(crate) fn round_trip(
         None
     };
     let rt = round_trips(&mut session.peer, plan.warmup, plan.timed, || {
-        let reply: Vec<u8> = if setup.raw {
+        let len = if setup.raw {
             client
                 .call_raw(ECHO_RAW, &payload)
                 .context("echo_raw call")?
+                .len()
+        } else if setup.byte_buf {
+            let reply: ByteBuf = client
+                .call(ECHO_BYTES, Bytes::new(&payload))
+                .context("echo_bytes call")?;
+            reply.len()
         } else {
-            client.call(ECHO, &payload).context("echo call")?
+            let reply: Vec<u8> = client.call(ECHO, &payload).context("echo call")?;
+            reply.len()
         };
-        check_len(reply.len(), size)
+        check_len(len, size)
     })?;
     session.finish()?;
     Ok(rt.metrics(&prefix))

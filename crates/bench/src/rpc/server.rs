@@ -2,17 +2,22 @@
 //! until the parent closes the control channel.
 //!
 //! - `echo`: typed, `Vec<u8>` in and out (bincode1), the handler returns its argument;
+//! - `echo_bytes`: the same octets on the wire, typed as `serde_bytes::ByteBuf` (serde then
+//!   hands bincode the bytes in one piece instead of one element at a time);
 //! - `echo_raw`: raw octets, appended to the server's reused answer buffer (no allocation).
 
 use std::time::Duration;
 
 use fifo_rpc_server::{Context as CallContext, HandlerError, Router, Server};
+use serde_bytes::ByteBuf;
 
 use crate::error::{Context, Error, Result};
 use crate::peer::{control, PeerArgs};
 
 /// Typed echo method name.
 pub(crate) const ECHO: &str = "echo";
+/// Typed echo method name, with `serde_bytes::ByteBuf` bodies.
+pub(crate) const ECHO_BYTES: &str = "echo_bytes";
 /// Raw echo method name.
 pub(crate) const ECHO_RAW: &str = "echo_raw";
 
@@ -35,6 +40,9 @@ pub(crate) fn serve(args: &PeerArgs) -> Result<()> {
     let stop = server.shutdown_handle();
     let router = Router::new()
         .typed(ECHO, |body: Vec<u8>, _ctx: &CallContext<'_>| {
+            Ok::<_, HandlerError>(body)
+        })
+        .typed(ECHO_BYTES, |body: ByteBuf, _ctx: &CallContext<'_>| {
             Ok::<_, HandlerError>(body)
         })
         .raw_into(ECHO_RAW, |body, _ctx, out| {
