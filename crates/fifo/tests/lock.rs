@@ -53,6 +53,23 @@ fn spawn_holder(test_name: &str, d: &Path) -> Child {
     child
 }
 
+/// The two halves of a test against a lock holder: in the child role, holds the lock and
+/// returns `None`; in the test, returns a fresh service directory `svc` (its temporary parent
+/// first, to keep it alive) and a child that holds its server lock.
+fn against_holder(
+    test_name: &str,
+) -> Option<(tempfile::TempDir, std::path::PathBuf, ServiceDir, Child)> {
+    if role().as_deref() == Some(HOLD_ROLE) {
+        hold_server_lock();
+        return None;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("svc");
+    let dir = ServiceDir::create_or_verify(&d).unwrap();
+    let child = spawn_holder(test_name, &d);
+    Some((tmp, d, dir, child))
+}
+
 /// Waits for a child under the watchdog.
 fn reap(mut child: Child) -> std::process::ExitStatus {
     within(WATCHDOG, move || child.wait().unwrap())
@@ -62,15 +79,11 @@ fn reap(mut child: Child) -> std::process::ExitStatus {
 // error that says so; when the holder exits, the lock is free again.
 #[test]
 fn fr_fifo_5_second_server_is_refused_while_first_holds_lock() {
-    const NAME: &str = "fr_fifo_5_second_server_is_refused_while_first_holds_lock";
-    if role().as_deref() == Some(HOLD_ROLE) {
-        hold_server_lock();
+    let Some((_tmp, d, dir, mut child)) =
+        against_holder("fr_fifo_5_second_server_is_refused_while_first_holds_lock")
+    else {
         return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let d = tmp.path().join("svc");
-    let dir = ServiceDir::create_or_verify(&d).unwrap();
-    let mut child = spawn_holder(NAME, &d);
+    };
 
     let started = std::time::Instant::now();
     let err = ServerLock::acquire(&dir).unwrap_err();
@@ -94,15 +107,9 @@ fn fr_fifo_5_second_server_is_refused_while_first_holds_lock() {
 // and reclaims the files.
 #[test]
 fn killed_server_releases_its_lock() {
-    const NAME: &str = "killed_server_releases_its_lock";
-    if role().as_deref() == Some(HOLD_ROLE) {
-        hold_server_lock();
+    let Some((_tmp, _d, dir, mut child)) = against_holder("killed_server_releases_its_lock") else {
         return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let d = tmp.path().join("svc");
-    let dir = ServiceDir::create_or_verify(&d).unwrap();
-    let mut child = spawn_holder(NAME, &d);
+    };
     assert!(matches!(
         ServerLock::acquire(&dir),
         Err(FifoError::AlreadyServing { .. })
