@@ -1,10 +1,11 @@
 //! The `fstat` checks of FR-FIFO-1, FR-FIFO-3 and FR-FIFO-6, shared by every open.
 
+use std::os::fd::AsFd;
 use std::path::Path;
 
-use nix::sys::stat::FileStat;
+use nix::sys::stat::{fstat, FileStat};
 
-use crate::error::{FifoError, FileKind, Result};
+use crate::error::{io_err, FifoError, FileKind, Result};
 
 /// Which permission bits a file may have.
 #[derive(Clone, Copy, Debug)]
@@ -79,6 +80,22 @@ pub(crate) fn verify(
         }),
         _ => Ok(()),
     }
+}
+
+/// `fstat` of an open descriptor, then [`verify`]; returns the stat result for further checks.
+///
+/// ## System calls
+/// `fstat`.
+pub(crate) fn verify_fd<Fd: AsFd>(
+    fd: Fd,
+    path: &Path,
+    expected_kind: FileKind,
+    expected_uid: u32,
+    rule: ModeRule,
+) -> Result<FileStat> {
+    let stat = fstat(fd).map_err(|e| io_err("fstat", path, e))?;
+    verify(&stat, path, expected_kind, expected_uid, rule)?;
+    Ok(stat)
 }
 
 /// Refuses names that could leave the service directory or name it.

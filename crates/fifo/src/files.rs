@@ -6,10 +6,10 @@ use std::os::fd::OwnedFd;
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
-use nix::sys::stat::{fchmod, fstat, Mode};
+use nix::sys::stat::{fchmod, Mode};
 use nix::unistd::UnlinkatFlags;
 
-use crate::check::{perm_bits, verify, ModeRule};
+use crate::check::{perm_bits, verify, verify_fd, ModeRule};
 use crate::dir::ServiceDir;
 use crate::error::{io_err, FileKind, Result};
 use crate::lock::{ServerLock, CLIENT_LOCK, FILE_MODE, LOCK};
@@ -191,14 +191,7 @@ fn create_lock_file(dir: &ServiceDir, name: &str) -> Result<()> {
 /// `fstat`, verify kind and owner, `fchmod(fd, 0600)` if the umask took bits away.
 fn set_exact_mode(dir: &ServiceDir, fd: &OwnedFd, name: &str, kind: FileKind) -> Result<()> {
     let path = dir.join(name);
-    let stat = fstat(fd).map_err(|e| io_err("fstat", &path, e))?;
-    verify(
-        &stat,
-        &path,
-        kind,
-        dir.expected_uid(),
-        ModeRule::NoGroupOther,
-    )?;
+    let stat = verify_fd(fd, &path, kind, dir.expected_uid(), ModeRule::NoGroupOther)?;
     if perm_bits(&stat) != FILE_MODE {
         fchmod(fd, Mode::from_bits_truncate(FILE_MODE)).map_err(|e| io_err("fchmod", &path, e))?;
     }

@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
-use nix::sys::stat::{fchmod, fstat, Mode};
+use nix::sys::stat::{fchmod, Mode};
 
-use crate::check::{perm_bits, verify, ModeRule};
+use crate::check::{perm_bits, verify_fd, ModeRule};
 use crate::dir::ServiceDir;
 use crate::error::{io_err, FifoError, FileKind, Result};
 
@@ -95,9 +95,8 @@ impl ServerLock {
             }
             Err(e) => return Err(e),
         };
-        let stat = fstat(&fd).map_err(|e| io_err("fstat", &path, e))?;
-        verify(
-            &stat,
+        let stat = verify_fd(
+            &fd,
             &path,
             FileKind::RegularFile,
             dir.expected_uid(),
@@ -168,9 +167,8 @@ impl ClientLock {
         let path = dir.join(CLIENT_LOCK);
         let flags = OFlag::O_RDWR | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK;
         let fd = open_lock_file(dir, CLIENT_LOCK, &path, flags)?;
-        let stat = fstat(&fd).map_err(|e| io_err("fstat", &path, e))?;
-        verify(
-            &stat,
+        verify_fd(
+            &fd,
             &path,
             FileKind::RegularFile,
             dir.expected_uid(),

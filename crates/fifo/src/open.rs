@@ -4,9 +4,9 @@ use std::os::fd::OwnedFd;
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
-use nix::sys::stat::{fstat, Mode};
+use nix::sys::stat::Mode;
 
-use crate::check::{check_name, verify, ModeRule};
+use crate::check::{check_name, verify_fd, ModeRule};
 use crate::dir::ServiceDir;
 use crate::error::{io_err, FifoError, FileKind, Result};
 use crate::io::{FifoReader, FifoWriter};
@@ -104,9 +104,8 @@ pub(crate) fn open_fifo(dir: &ServiceDir, name: &str, access: OFlag) -> Result<O
         Err(errno) => return Err(io_err("openat", dir.join(name), errno)),
     };
     let path = dir.join(name);
-    let stat = fstat(&fd).map_err(|e| io_err("fstat", &path, e))?;
-    verify(
-        &stat,
+    verify_fd(
+        &fd,
         &path,
         FileKind::Fifo,
         dir.expected_uid(),
