@@ -94,6 +94,17 @@ class Inbox:
         self.rx.push(data)
         self._drain()
 
+    def read_from(self, fd):
+        """Reads the non-blocking ``fd`` until it is empty; end of stream ends the input."""
+        while True:
+            data = fifo.read_some(fd)
+            if data is None:
+                return
+            if data == b"":
+                self.end()
+                return
+            self.push(data)
+
     def end(self):
         self.rx.finish()
         self._drain()
@@ -248,14 +259,7 @@ class ClientPeer:
     # ---- input ----------------------------------------------------------------------------
 
     def _read_available(self):
-        while True:
-            data = fifo.read_some(self.fifos.out_fd)
-            if data is None:
-                return
-            if data == b"":
-                self.inbox.end()
-                return
-            self.inbox.push(data)
+        self.inbox.read_from(self.fifos.out_fd)
 
     def pump(self, deadline):
         """Waits for input once (until the deadline) and reads what is there. False on
@@ -441,14 +445,7 @@ class ServerPeer:
 
     def _read_available(self):
         """Reads pipe.in until it is empty. EOF with a client gone ends the input."""
-        while True:
-            data = fifo.read_some(self.in_fd)
-            if data is None:
-                return
-            if data == b"":
-                self.inbox.end()
-                return
-            self.inbox.push(data)
+        self.inbox.read_from(self.in_fd)
 
     def pump(self, deadline):
         if self.inbox.eof:
