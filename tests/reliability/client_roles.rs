@@ -286,12 +286,28 @@ fn storm_client(dir: &Path, args: &Args) {
     ));
 }
 
-/// Role `nofile`: lowers `RLIMIT_NOFILE` to the descriptors open now plus `extra`, then binds a
-/// server on `dir` and connects a client to `client_dir` (a live server's). Says
-/// `@@BIND ok|err <message>` and `@@CONNECT ok|err <message>`.
+/// Role `nofile`: fills every gap below the highest open descriptor, lowers `RLIMIT_NOFILE` so
+/// that exactly `extra` more can be opened, then binds a server on `dir` and connects a client
+/// to `client_dir` (a live server's). Says `@@BIND ok|err <message>` and
+/// `@@CONNECT ok|err <message>`.
 fn nofile(dir: &Path, args: &Args) {
-    let open = std::fs::read_dir("/proc/self/fd").expect("fds").count() as u64;
-    let limit = open + args.num("extra", 0);
+    let highest = std::fs::read_dir("/proc/self/fd")
+        .expect("fds")
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u64>().ok())
+        .max()
+        .expect("some descriptor is open");
+    // `dup` takes the lowest free number: once it returns one at or above the highest listed
+    // (which may be read_dir's own, closed again), 0..=top are open and none above.
+    let mut held = Vec::new();
+    let top = loop {
+        let fd = nix::unistd::dup(std::io::stdin()).expect("dup");
+        let n = u64::try_from(fd.as_raw_fd()).expect("descriptor");
+        held.push(fd);
+        if n >= highest {
+            break n;
+        }
+    };
+    let limit = top + 1 + args.num("extra", 0);
     let rl = libc::rlimit {
         rlim_cur: limit,
         rlim_max: limit,

@@ -315,15 +315,17 @@ fn fr_fifo_6_a_start_out_of_descriptors_leaves_nothing() {
                 .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u64>().ok())
                 .max()
                 .unwrap();
-            loop {
+            // `dup` takes the lowest free number, so once it returns one at or above the highest
+            // listed (that may be read_dir's own, closed again), 0..=top are open and none above.
+            let top = loop {
                 let fd = nix::unistd::dup(std::io::stdin()).unwrap();
                 let n = u64::try_from(std::os::fd::AsRawFd::as_raw_fd(&fd)).unwrap();
                 held.push(fd);
                 if n >= highest {
-                    break;
+                    break n;
                 }
-            }
-            let limit = highest + 2 + spare; // the descriptors 0..=highest+1 are open now
+            };
+            let limit = top + 1 + spare;
             let rl = libc::rlimit {
                 rlim_cur: limit,
                 rlim_max: original.rlim_max,
