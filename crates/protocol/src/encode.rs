@@ -3,7 +3,7 @@
 //! straight from borrowed parts into `out`, without allocating anything else.
 
 use crate::error::ProtocolError;
-use crate::fragment::encode_message;
+use crate::fragmenter::encode_message;
 use crate::frame::frame_type;
 use crate::message::{method_len, Goodbye, Hello, HelloOption, Message, Welcome};
 

@@ -1,104 +1,11 @@
-//! Fragmentation and reassembly (spec §7): [`encode_message`] splits a message into frames,
-//! [`Reassembler`] puts received fragments back together.
+//! Reassembly (spec §7): [`Reassembler`] puts received fragments back together; splitting a
+//! message into frames is in `fragmenter.rs`.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 
 use crate::error::ProtocolError;
-use crate::frame::{
-    flags, frame_type, put_crc, put_header, FrameHeader, FRAME_OVERHEAD, MAX_FRAME_LIMIT, VERSION,
-};
-
-/// Appends the frames of one message to `out` and returns how many frames it wrote.
-///
-/// The payload is the concatenation of `parts`, which are copied straight into the frames. Every
-/// fragment but the last is filled to `max_frame` and carries MORE (FR-FRAG-1); a payload that
-/// fits is sent as one frame. `out` is reserved once, so nothing else is allocated.
-///
-/// # Errors
-///
-/// Local misuse, with nothing appended: [`ProtocolError::InvalidSession`] for Session ID 0,
-/// [`ProtocolError::InvalidFrameType`] for an unknown critical type,
-/// [`ProtocolError::InvalidRequestId`] for a Request ID that breaks FR-TYPE-3,
-/// [`ProtocolError::EncodeTooLarge`] when a type that cannot be fragmented does not fit in one
-/// frame (or `max_frame` leaves no room for payload).
-///
-/// ```
-/// use fifo_rpc_protocol::{encode_message, frame_type};
-/// let mut out = Vec::new();
-/// let body = vec![7u8; 1000];
-/// let frames = encode_message(frame_type::RESPONSE, 1, 9, &[&body], 512, &mut out).unwrap();
-/// assert_eq!(frames, 3); // 492 + 492 + 16 payload octets
-/// assert_eq!(out.len(), 1000 + 3 * 20);
-/// ```
-pub fn encode_message(
-    frame_type: u8,
-    session: u32,
-    request: u32,
-    parts: &[&[u8]],
-    max_frame: usize,
-    out: &mut Vec<u8>,
-) -> Result<usize, ProtocolError> {
-    if session == 0 {
-        return Err(ProtocolError::InvalidSession);
-    }
-    if !(frame_type::is_assigned(frame_type) || frame_type::is_ignorable(frame_type)) {
-        return Err(ProtocolError::InvalidFrameType { frame_type });
-    }
-    if !frame_type::request_id_ok(frame_type, request) {
-        return Err(ProtocolError::InvalidRequestId {
-            frame_type,
-            request,
-        });
-    }
-    let total: usize = parts.iter().map(|p| p.len()).sum();
-    let max = max_frame.min(MAX_FRAME_LIMIT);
-    let capacity = max.saturating_sub(FRAME_OVERHEAD);
-    let fragmentable =
-        frame_type::is_fragmentable(frame_type) || frame_type::is_ignorable(frame_type);
-    if total > capacity && (capacity == 0 || !fragmentable) {
-        return Err(ProtocolError::EncodeTooLarge {
-            len: total + FRAME_OVERHEAD,
-            max,
-        });
-    }
-    let frames = if total == 0 {
-        1
-    } else {
-        total.div_ceil(capacity)
-    };
-    out.reserve(total + frames * FRAME_OVERHEAD);
-
-    let mut header = FrameHeader {
-        version: VERSION,
-        frame_type,
-        flags: 0,
-        session,
-        request,
-    };
-    let mut parts = parts.iter().copied().filter(|p| !p.is_empty());
-    let mut current: &[u8] = parts.next().unwrap_or_default();
-    let mut left = total;
-    for _ in 0..frames {
-        let n = left.min(capacity);
-        left -= n;
-        header.flags = if left > 0 { flags::MORE } else { 0 };
-        let start = out.len();
-        put_header(&header, FRAME_OVERHEAD + n, 0, out);
-        let mut need = n;
-        while need > 0 {
-            if current.is_empty() {
-                current = parts.next().unwrap_or_default();
-            }
-            let take = need.min(current.len());
-            out.extend_from_slice(&current[..take]);
-            current = &current[take..];
-            need -= take;
-        }
-        put_crc(start, out);
-    }
-    Ok(frames)
-}
+use crate::frame::FrameHeader;
 
 /// What [`Reassembler::push`] made of a fragment.
 #[derive(Debug, Clone, PartialEq, Eq)]

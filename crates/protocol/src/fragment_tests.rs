@@ -2,6 +2,8 @@
 
 use super::*;
 use crate::decoder::FrameDecoder;
+use crate::fragmenter::encode_message;
+use crate::frame::{flags, frame_type, MAX_FRAME_LIMIT};
 
 /// Decodes `wire` into (header, payload) pairs, asserting every frame is valid.
 fn frames(wire: &[u8]) -> Vec<(FrameHeader, Vec<u8>)> {

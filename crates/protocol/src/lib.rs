@@ -55,6 +55,7 @@ mod decoder;
 mod encode;
 mod error;
 mod fragment;
+mod fragmenter;
 mod frame;
 mod message;
 pub mod payload;
@@ -68,7 +69,8 @@ pub use codes::{ErrorCode, GoodbyeCode};
 pub use decoder::FrameDecoder;
 pub use encode::{encode_error, encode_goodbye, encode_notify, encode_request, encode_response};
 pub use error::ProtocolError;
-pub use fragment::{encode_message, Reassembled, Reassembler};
+pub use fragment::{Reassembled, Reassembler};
+pub use fragmenter::{encode_message, Fragmenter};
 pub use frame::{
     encode_extension, encode_frame, flags, frame_type, Extension, Extensions, FrameHeader,
     FrameRef, CRC_LEN, FRAME_OVERHEAD, HEADER_LEN, MAGIC, MAX_EXTENSIONS_LEN, MAX_FRAME_LIMIT,

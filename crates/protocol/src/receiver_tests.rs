@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::encode::{encode_request, encode_response};
-use crate::fragment::encode_message;
+use crate::fragmenter::encode_message;
 use crate::frame::{encode_frame, flags, FrameHeader};
 
 fn cfg(max_frame: usize, max_message: u32) -> ReceiverConfig {

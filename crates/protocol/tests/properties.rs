@@ -3,7 +3,7 @@
 
 use fifo_rpc_protocol::{
     encode_extension, encode_frame, encode_message, encode_request, encode_response, frame_type,
-    Event, FrameDecoder, FrameHeader, Message, ProtocolError, Receiver, ReceiverConfig,
+    Event, Fragmenter, FrameDecoder, FrameHeader, Message, ProtocolError, Receiver, ReceiverConfig,
     FRAME_OVERHEAD, MAX_FRAME_LIMIT,
 };
 use proptest::prelude::*;
@@ -213,6 +213,37 @@ proptest! {
             }
             other => prop_assert!(false, "unexpected {other:?}"),
         }
+    }
+
+    // FR-FRAG-1: a Fragmenter driven in steps of any size, over the payload cut into any parts,
+    // appends exactly the frames `encode_message` does, each step whole frames within its limit.
+    #[test]
+    fn fragmenter_steps_equal_whole_encoding(len in 0usize..100 * 1024, max_frame in 21usize..4096,
+                                             cuts in prop::collection::vec(any::<usize>(), 0..4),
+                                             steps in prop::collection::vec(0usize..20_000, 1..8)) {
+        let body: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        let parts = split(&body, &cuts);
+        let mut whole = Vec::new();
+        let frames = encode_message(frame_type::RESPONSE, 3, 5, &parts, max_frame, &mut whole).unwrap();
+        let mut f = Fragmenter::new(frame_type::RESPONSE, 3, 5, body.len(), max_frame).unwrap();
+        prop_assert_eq!(f.frames_left(), frames);
+        prop_assert_eq!(f.octets_left(), whole.len());
+        let mut wire = Vec::new();
+        let mut appended = 0;
+        for limit in steps.iter().cycle() {
+            if f.is_done() {
+                break;
+            }
+            let before = wire.len();
+            let n = f.encode_next(&parts, *limit, &mut wire);
+            prop_assert!(n >= 1);
+            prop_assert!(n == 1 || wire.len() - before <= *limit, "{} octets over {}", wire.len() - before, limit);
+            appended += n;
+            prop_assert_eq!(f.octets_left(), whole.len() - wire.len());
+        }
+        prop_assert_eq!(appended, frames);
+        prop_assert_eq!(f.encode_next(&parts, usize::MAX, &mut wire), 0);
+        prop_assert_eq!(wire, whole);
     }
 
     // FR-FRAG-2: fragments of several messages interleaved in any order (each message's own order

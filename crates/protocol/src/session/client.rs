@@ -15,9 +15,9 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::{
-    encode_frame, encode_notify, encode_request, frame_type, Call, ErrorCode, Event, FrameHeader,
-    Goodbye, GoodbyeCode, Hello, Message, ProtocolError, Receiver, ReceiverConfig, Welcome,
-    MIN_MAX_FRAME, MIN_MAX_MESSAGE, VERSION,
+    encode_frame, encode_notify, encode_request, frame_type, Call, ErrorCode, Event, Fragmenter,
+    FrameHeader, Goodbye, GoodbyeCode, Hello, Message, ProtocolError, Receiver, ReceiverConfig,
+    Welcome, MIN_MAX_FRAME, MIN_MAX_MESSAGE, VERSION,
 };
 
 /// The settings of one client session.
@@ -392,6 +392,66 @@ impl ClientSession {
         Ok(request)
     }
 
+    /// Starts a call whose REQUEST frames the caller encodes a few at a time with
+    /// [`StreamedRequest::encode_next`], so that a large request can be written while it is
+    /// encoded instead of encoded whole first. The call counts as outstanding from now on: the
+    /// caller must encode (and send) all of its frames, before any other frame that depends on it.
+    ///
+    /// ```
+    /// # use fifo_rpc_protocol::session::client::{ClientEvent, ClientSession, ClientSessionConfig};
+    /// # use fifo_rpc_protocol::{Message, Welcome};
+    /// # let mut client = ClientSession::new(ClientSessionConfig::new(7, 4096))?;
+    /// # client.hello(&mut Vec::new())?;
+    /// # let welcome = Welcome {
+    /// #     version: 1, max_frame: 4096, max_message: 1 << 20, max_in_flight: 8, server_pid: 1,
+    /// #     instance_id: 99, encoding: "bincode1".into(), options: vec![],
+    /// # };
+    /// # let mut from_server = Vec::new();
+    /// # Message::Welcome(welcome).encode(7, 512, &mut from_server)?;
+    /// # client.handle_bytes(&from_server);
+    /// # assert!(matches!(client.poll_event(), Some(ClientEvent::Established(_))));
+    /// let body = vec![1u8; 100_000];
+    /// let mut call = client.start_call_streamed("store", body.len())?;
+    /// let mut chunk = Vec::new();
+    /// while !call.is_done() {
+    ///     chunk.clear();
+    ///     call.encode_next("store", &body, 64 * 1024, &mut chunk);
+    ///     // write `chunk` (whole frames, at most 64 KiB) here
+    /// }
+    /// assert_eq!(client.outstanding(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`start_call`](Self::start_call).
+    pub fn start_call_streamed(
+        &mut self,
+        method: &str,
+        body_len: usize,
+    ) -> Result<StreamedRequest, ProtocolError> {
+        let welcome = self.established()?;
+        let (max_in_flight, max_message) = (welcome.max_in_flight, welcome.max_message);
+        if self.outstanding.len() as u64 >= u64::from(max_in_flight) {
+            return Err(ProtocolError::InFlightLimit { max: max_in_flight });
+        }
+        check_len(method, body_len, max_message)?;
+        let prefix = crate::message::method_len(method)?;
+        let request = self.next_request_id();
+        let fragmenter = Fragmenter::new(
+            frame_type::REQUEST,
+            self.config.session,
+            request,
+            1 + method.len() + body_len,
+            self.send_max_frame,
+        )?;
+        self.outstanding.insert(request, Pending::Waiting);
+        Ok(StreamedRequest {
+            request,
+            prefix,
+            fragmenter,
+        })
+    }
+
     /// Cancels an outstanding call: appends CANCEL to `out` and forgets the call (FR-CANCEL-1); its
     /// answer is discarded when it comes (FR-CALL-5). Its Request ID stays reserved, and counts
     /// against Max In-flight, until that answer arrives (the server answers every call exactly
@@ -739,11 +799,52 @@ impl ClientSession {
 /// FR-FRAG-4: the REQUEST or NOTIFY message (method length octet, method, body) must fit the
 /// server's Max Message.
 fn check_size(method: &str, body: &[u8], max: u32) -> Result<(), ProtocolError> {
-    let len = 1 + method.len() as u64 + body.len() as u64;
+    check_len(method, body.len(), max)
+}
+
+fn check_len(method: &str, body_len: usize, max: u32) -> Result<(), ProtocolError> {
+    let len = 1 + method.len() as u64 + body_len as u64;
     if len > u64::from(max) {
         return Err(ProtocolError::PeerMessageLimit { len, max });
     }
     Ok(())
+}
+
+/// A call started with [`ClientSession::start_call_streamed`] whose REQUEST frames are still
+/// being encoded.
+#[derive(Debug, Clone)]
+pub struct StreamedRequest {
+    request: u32,
+    /// The method-length octet that starts the payload (spec §6.3).
+    prefix: u8,
+    fragmenter: Fragmenter,
+}
+
+impl StreamedRequest {
+    /// The call's Request ID.
+    pub fn request(&self) -> u32 {
+        self.request
+    }
+
+    /// `true` once every frame has been encoded.
+    pub fn is_done(&self) -> bool {
+        self.fragmenter.is_done()
+    }
+
+    /// Appends the next frames of the REQUEST to `out`: whole frames, as many as fit in `limit`
+    /// octets (at least one while any is left). `method` and `body` must be those the call was
+    /// started with. Returns how many frames it appended.
+    pub fn encode_next(
+        &mut self,
+        method: &str,
+        body: &[u8],
+        limit: usize,
+        out: &mut Vec<u8>,
+    ) -> usize {
+        let prefix = [self.prefix];
+        self.fragmenter
+            .encode_next(&[&prefix, method.as_bytes(), body], limit, out)
+    }
 }
 
 #[cfg(test)]

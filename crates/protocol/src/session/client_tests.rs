@@ -246,6 +246,55 @@ fn request_over_server_max_message_fails_locally() {
     assert_eq!(s.outstanding(), 1);
 }
 
+// FR-FRAG-1, FR-FRAG-4, FR-CALL-4: a streamed call is checked like any other, gets the next
+// Request ID, encodes exactly the frames `start_call` would, and its answer is matched to it.
+#[test]
+fn streamed_call_encodes_the_same_frames_and_gets_its_answer() {
+    let mut s = established(4096, 1 << 20, 2);
+    let body: Vec<u8> = (0..20_000u32).map(|i| i as u8).collect();
+    let mut whole = Vec::new();
+    let first = s.start_call("put", &body, &mut whole).unwrap();
+    let mut call = s.start_call_streamed("put", body.len()).unwrap();
+    assert_eq!(call.request(), first + 1);
+    let mut streamed = Vec::new();
+    while !call.is_done() {
+        let before = streamed.len();
+        assert!(call.encode_next("put", &body, 8192, &mut streamed) >= 1);
+        assert!(streamed.len() - before <= 8192);
+    }
+    match &decode(&streamed)[..] {
+        [(SID, Message::Request { request, call: got })] => {
+            assert_eq!(*request, call.request());
+            assert_eq!((got.method(), got.body()), ("put", &body[..]));
+        }
+        other => panic!("one REQUEST expected: {other:?}"),
+    }
+    // Same bytes as the whole encoding apart from the Request ID (and so the CRC).
+    let mut expected = Vec::new();
+    crate::encode_request(SID, call.request(), "put", &body, 4096, &mut expected).unwrap();
+    assert_eq!(streamed, expected);
+    assert_eq!(s.outstanding(), 2);
+    assert_eq!(
+        s.start_call_streamed("put", 1).map(|c| c.request()),
+        Err(ProtocolError::InFlightLimit { max: 2 })
+    );
+    s.handle_bytes(&response(call.request(), b"ok"));
+    assert_eq!(events(&mut s), [reply(call.request(), b"ok")]);
+    assert_eq!(
+        s.start_call_streamed("put", (1 << 20) - 3)
+            .map(|c| c.request()),
+        Err(ProtocolError::PeerMessageLimit {
+            len: (1 << 20) + 1,
+            max: 1 << 20
+        })
+    );
+    assert!(matches!(
+        s.start_call_streamed("", 0),
+        Err(ProtocolError::EmptyField { .. })
+    ));
+    assert_eq!(s.outstanding(), 1);
+}
+
 // FR-CANCEL-1, FR-CALL-5: CANCEL is sent once; the late answer and unknown answers are
 // discarded without an event.
 #[test]
