@@ -4,12 +4,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fifo_rpc_protocol::session::client::CallOutcome;
+use fifo_rpc_protocol::session::client::{CallOutcome, StreamedRequest};
 use fifo_rpc_protocol::ProtocolError;
 
 use crate::conn::{Conn, Dead, Shared, Slot};
 use crate::error::ClientError;
-use crate::write::WriteFail;
+use crate::write::{WriteFail, STREAM_CHUNK};
 
 /// A call started with [`Client::send_raw`](crate::Client::send_raw) whose answer has not been collected yet.
 ///
@@ -88,14 +88,25 @@ pub(crate) fn submit(
     (deadline, timeout): (Option<Instant>, Option<Duration>),
     write_now: bool,
 ) -> Result<u32, ClientError> {
+    // A large request is encoded while it is written, a chunk at a time (`Conn::stream`).
+    let streamed = write_now && body.len() >= STREAM_CHUNK;
     let mut g = conn.state.lock();
-    let request = loop {
+    let started = loop {
         if let Some(dead) = &g.dead {
             return Err(dead.new_call_error());
         }
         let s = &mut *g;
-        match s.session.start_call(method, body, &mut s.tx) {
-            Ok(request) => break request,
+        let started = if streamed {
+            s.session
+                .start_call_streamed(method, body.len())
+                .map(Started::Streamed)
+        } else {
+            s.session
+                .start_call(method, body, &mut s.tx)
+                .map(Started::Queued)
+        };
+        match started {
+            Ok(started) => break started,
             Err(ProtocolError::InFlightLimit { max }) => {
                 // FR-CALL-4: wait for a free place, reading answers meanwhile if nobody does.
                 g.capacity_waiters += 1;
@@ -115,15 +126,36 @@ pub(crate) fn submit(
             Err(e) => return Err(e.into()),
         }
     };
-    g.slots.insert(request, Slot::default());
-    if write_now || g.tx.len() >= conn.pipe_buf {
-        let (g, result) = conn.flush(g, deadline, false);
-        if let Err(WriteFail::Fifo(e)) = result {
-            drop(g);
-            return Err(e.into());
+    let request = match started {
+        Started::Queued(request) => {
+            g.slots.insert(request, Slot::default());
+            if write_now || g.tx.len() >= conn.pipe_buf {
+                let (g, result) = conn.flush(g, deadline, false);
+                if let Err(WriteFail::Fifo(e)) = result {
+                    drop(g);
+                    return Err(e.into());
+                }
+            }
+            request
         }
-    }
+        Started::Streamed(call) => {
+            let request = call.request();
+            g.slots.insert(request, Slot::default());
+            let (g, result) = conn.stream(g, call, method, body, deadline);
+            if let Err(WriteFail::Fifo(e)) = result {
+                drop(g);
+                return Err(e.into());
+            }
+            request
+        }
+    };
     Ok(request)
+}
+
+/// A call whose REQUEST is queued whole, or one to encode while it is written.
+enum Started {
+    Queued(u32),
+    Streamed(StreamedRequest),
 }
 
 /// Waits for the answer of `request`; on timeout cancels it (FR-CANCEL-1).
