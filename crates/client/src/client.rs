@@ -167,6 +167,9 @@ impl Client {
     /// Calls `method` with the octets `body` as they are and returns the answer's octets,
     /// waiting at most the configured call timeout.
     ///
+    /// A body of 64 KiB or more is encoded while it is written, 64 KiB of frames at a time, so
+    /// the server starts reading it at once and no second buffer of its size is made.
+    ///
     /// # Errors
     /// [`ClientError::Remote`] (ERROR answer), [`ClientError::Timeout`] (the call was
     /// cancelled; its late answer is discarded), [`ClientError::ServerGone`] (outcome unknown,

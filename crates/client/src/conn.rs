@@ -20,6 +20,11 @@
 //!   keeps `pipe.out` drained while it waits for `POLLOUT` (FR-FIFO-13): it polls both ends if
 //!   it is, or can become, the reader; otherwise the current reader drains, and wakes the writer
 //!   through `writer_waker` when it gives the role up with nobody else to take it.
+//! * **Streamed requests.** A blocking call with a body of 64 KiB or more that finds no writer
+//!   takes the writer role without queueing its REQUEST: it encodes 64 KiB of frames at a time
+//!   and writes them (`Conn::stream`), so the server reads the first frames while the rest is
+//!   encoded and the encoded frames stay in cache. On a timeout the rest of the request is
+//!   queued in `tx`, for the next writer to complete the message.
 //!
 //! EOF on `pipe.out` or `EPIPE` on `pipe.in` ends the session: the session fails every
 //! outstanding call (FR-BYE-4), every waiter is unparked and every poll woken, so all of them

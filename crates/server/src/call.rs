@@ -4,7 +4,7 @@ use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use fifo_rpc_protocol::session::server::ReplyTo;
-use fifo_rpc_protocol::{Call, ErrorCode};
+use fifo_rpc_protocol::{Call, ErrorCode, Fragmenter};
 
 use crate::context::Context;
 use crate::log::{ServeSummary, ServerLog};
@@ -36,8 +36,16 @@ impl Outcome {
 #[derive(Debug, Default)]
 pub(crate) struct CallBuffers {
     /// The response body a handler appends to.
-    body: Vec<u8>,
+    pub(crate) body: Vec<u8>,
+    /// Set by [`run_call`] when it was allowed to stream and the answer is a RESPONSE of at
+    /// least [`STREAM_MIN`] octets: its frames are not in `out`; the body is in `body`, for
+    /// [`Output::write_streamed`](crate::output::Output::write_streamed).
+    pub(crate) streamed: Option<Fragmenter>,
 }
+
+/// Answers of at least this many octets are encoded while they are written (when the caller
+/// can stream them): the client reads the first frames while the rest is encoded.
+pub(crate) const STREAM_MIN: usize = 64 * 1024;
 
 impl CallBuffers {
     /// Keeps a large body buffer while calls fill a good part of it (a stream of large answers
@@ -54,8 +62,10 @@ impl CallBuffers {
     }
 }
 
-/// Runs `call` and appends its encoded answer (RESPONSE or ERROR frames) to `out`. Never
-/// panics: a handler's panic becomes ERROR `HANDLER_PANICKED` (the panic hook still prints it).
+/// Runs `call` and appends its encoded answer (RESPONSE or ERROR frames) to `out`, or, if
+/// `stream` and the answer is a large RESPONSE, leaves it in `bufs` to be encoded while it is
+/// written (`bufs.streamed`). Never panics: a handler's panic becomes ERROR `HANDLER_PANICKED`
+/// (the panic hook still prints it).
 pub(crate) fn run_call(
     router: &Router,
     shared: &Shared,
@@ -63,6 +73,7 @@ pub(crate) fn run_call(
     reply: &ReplyTo,
     bufs: &mut CallBuffers,
     out: &mut Vec<u8>,
+    stream: bool,
 ) -> Outcome {
     let method = call.method();
     let ctx = Context {
@@ -81,7 +92,14 @@ pub(crate) fn run_call(
         }
     };
     let start = out.len();
+    bufs.streamed = None;
     let (encoded, outcome) = match result {
+        Ok(Ok(())) if stream && bufs.body.len() >= STREAM_MIN && reply.fits(bufs.body.len()) => (
+            reply
+                .response_fragmenter(bufs.body.len())
+                .map(|frames| bufs.streamed = Some(frames)),
+            Outcome::Response,
+        ),
         Ok(Ok(())) => (
             reply.encode_response(&bufs.body, out).map(|_| ()),
             Outcome::Response,

@@ -428,6 +428,8 @@ impl<'a> Io<'a> {
             self.answered.clear();
             let mut calls = std::mem::take(&mut self.calls);
             let mut spent: Option<Vec<u8>> = None;
+            // The answer of a round's only call may be encoded while it is written.
+            let stream = calls.len() == 1;
             for (call, reply) in calls.drain(..) {
                 let start = self.answers.len();
                 let outcome = run_call(
@@ -437,6 +439,7 @@ impl<'a> Io<'a> {
                     &reply,
                     &mut self.bufs,
                     &mut self.answers,
+                    stream,
                 );
                 let end = self.answers.len();
                 // The largest request buffer of the round goes back to the reassembler.
@@ -482,6 +485,11 @@ impl<'a> Io<'a> {
                         kept.extend_from_slice(&self.answers[a.start..a.end]);
                     }
                     st.write_answers(&kept);
+                }
+                if let Some(frames) = self.bufs.streamed.take() {
+                    if self.answered.first().is_some_and(|a| a.current) {
+                        st.write_answer_streamed(frames, &mut self.bufs.body);
+                    }
                 }
                 self.after_session(&mut st);
             }

@@ -1,9 +1,11 @@
 //! [`Output`]: the server's write end of `pipe.out` and the backlog of frames waiting to go out.
 //!
-//! The server is the only writer of `pipe.out`, but every write it makes is still a run of whole
-//! frames of at most `PIPE_BUF` octets: such a write is atomic, so it either goes in whole or
-//! fails with `EAGAIN`, and the stream is always at a frame boundary (a GOODBYE can follow
-//! anything).
+//! The server is the only writer of `pipe.out`, so it writes runs of whole frames of up to
+//! [`WRITE_BATCH`] octets at once (FR-FRAME-10): a 16 MiB answer takes 256 writes, not 4,096.
+//! When the pipe has less room, the kernel writes part of a run; the rest of the frame it cut
+//! (`partial`) is written next, before anything else, so the stream is back at a frame boundary
+//! before any other frame (a GOODBYE, say) follows. Large answers are encoded while they are
+//! written ([`Output::write_streamed`]).
 //!
 //! Frames go out in the order they are handed over. A thread that finds nothing waiting writes its
 //! frames itself, outside the server's lock ([`Output::begin_send`], [`send`],
@@ -16,6 +18,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use fifo_rpc_fifo::{FifoError, FifoWriter, ServiceDir, WriteOutcome, PIPE_OUT};
+use fifo_rpc_protocol::Fragmenter;
+
+/// The most octets of whole frames written with one `write(2)` (at least one frame, and at least
+/// `PIPE_BUF`).
+pub(crate) const WRITE_BATCH: usize = 64 * 1024;
 
 /// What a write left behind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,8 +96,8 @@ fn partial_rest(frames: &[u8], n: usize) -> usize {
     0
 }
 
-/// Writes `frames` as runs of whole frames of at most `pipe_buf` octets, one `write(2)` each,
-/// until done or the pipe is full. The first `partial` octets finish a frame an earlier short
+/// Writes `frames` as runs of whole frames of at most [`WRITE_BATCH`] octets (or one frame
+/// larger than that), one `write(2)` each, until done or the pipe is full. The first `partial` octets finish a frame an earlier short
 /// write cut. Needs no lock.
 pub(crate) fn send(
     writer: &FifoWriter,
@@ -104,7 +111,7 @@ pub(crate) fn send(
         let chunk = if partial > 0 {
             partial.min(frames.len() - done)
         } else {
-            whole_frames(&frames[done..], pipe_buf)
+            whole_frames(&frames[done..], pipe_buf.max(WRITE_BATCH))
         };
         let n = match writer.write(&frames[done..done + chunk]) {
             Ok(WriteOutcome::Written(n)) => n,
@@ -125,7 +132,7 @@ pub(crate) fn send(
             Err(e) => return Err(e),
         };
         if n < chunk {
-            // A short write (not on Linux, where a write of at most PIPE_BUF octets is whole).
+            // A short write: the pipe had room for part of a run longer than PIPE_BUF.
             partial = if partial > 0 {
                 partial - n
             } else {
@@ -180,7 +187,22 @@ pub(crate) struct Output {
     pub(crate) close_when_flushed: bool,
     /// Frames of the session machine, staged between `poll_transmit` and `write`.
     pub(crate) staging: Vec<u8>,
+    /// The rest of a large answer, not encoded yet: it follows `backlog`, and its next frames
+    /// are encoded as the pipe drains ([`write_streamed`](Self::write_streamed)).
+    tail: Option<Tail>,
+    /// The body buffer of the last finished tail, swapped with the next one's.
+    tail_spare: Vec<u8>,
 }
+
+/// A large answer being encoded while it is written.
+#[derive(Debug)]
+struct Tail {
+    frames: Fragmenter,
+    body: Vec<u8>,
+}
+
+/// Octets of frames a tail is encoded in at a time: they stay in cache until written.
+const TAIL_CHUNK: usize = 64 * 1024;
 
 impl Output {
     pub(crate) fn new(pipe_buf: usize, pipe_size: Option<usize>) -> Self {
@@ -197,6 +219,8 @@ impl Output {
             stalled_since: None,
             close_when_flushed: false,
             staging: Vec::with_capacity(512),
+            tail: None,
+            tail_spare: Vec::new(),
         }
     }
 
@@ -229,6 +253,7 @@ impl Output {
     /// write, which keeps the stream at a frame boundary.
     pub(crate) fn discard_backlog(&mut self) {
         self.epoch += 1;
+        self.drop_tail();
         if self.partial > 0 {
             self.compact();
             self.backlog.truncate(self.partial);
@@ -243,6 +268,7 @@ impl Output {
 
     fn drop_all(&mut self) {
         self.epoch += 1;
+        self.drop_tail();
         self.backlog.clear();
         self.head = 0;
         self.partial = 0;
@@ -251,9 +277,55 @@ impl Output {
         self.shrink();
     }
 
-    /// `true` if frames wait in the backlog.
+    /// `true` if frames wait in the backlog (encoded, or the tail of a large answer).
     pub(crate) fn has_backlog(&self) -> bool {
+        self.has_encoded() || self.tail.is_some()
+    }
+
+    /// `true` if encoded frames wait.
+    fn has_encoded(&self) -> bool {
         self.backlog.len() > self.head
+    }
+
+    /// Encodes the next frames of the tail behind the backlog, at most `limit` octets of them
+    /// (at least one frame); the tail's body buffer is kept for the next one when it is done.
+    fn refill(&mut self, limit: usize) {
+        if self.tail.is_none() {
+            return;
+        }
+        if self.head > self.backlog.len() / 2 {
+            self.compact();
+        }
+        let Some(tail) = &mut self.tail else {
+            return;
+        };
+        tail.frames
+            .encode_next(&[&tail.body], limit, &mut self.backlog);
+        if tail.frames.is_done() {
+            if let Some(done) = self.tail.take() {
+                self.keep_body(done.body);
+            }
+        }
+    }
+
+    /// Encodes all of the tail: something must go out after it.
+    fn materialize(&mut self) {
+        while self.tail.is_some() {
+            self.refill(usize::MAX);
+        }
+    }
+
+    fn drop_tail(&mut self) {
+        if let Some(tail) = self.tail.take() {
+            self.keep_body(tail.body);
+        }
+    }
+
+    fn keep_body(&mut self, mut body: Vec<u8>) {
+        body.clear();
+        if body.capacity() > self.tail_spare.capacity() {
+            self.tail_spare = body;
+        }
     }
 
     /// `true` if the backlog waits for `POLLOUT`.
@@ -268,7 +340,7 @@ impl Output {
 
     /// Octets waiting.
     pub(crate) fn backlog_len(&self) -> usize {
-        self.backlog.len() - self.head
+        self.backlog.len() - self.head + self.tail.as_ref().map_or(0, |t| t.frames.octets_left())
     }
 
     /// Marks the first `n` waiting octets written by moving `head`; the bytes stay where they
@@ -285,6 +357,7 @@ impl Output {
     /// they are more than half the buffer, so it stays bounded by about twice what waits and
     /// each octet is moved at most about once; a backlog that is only written is never moved.
     fn append(&mut self, frames: &[u8]) {
+        self.materialize();
         if self.head > self.backlog.len() / 2 {
             self.compact();
         }
@@ -358,6 +431,35 @@ impl Output {
         self.settle(frames, sent, self.epoch)
     }
 
+    /// Writes a large RESPONSE whose frames are encoded while they are written, [`TAIL_CHUNK`]
+    /// octets at a time: what the pipe has no room for stays unencoded (the tail) and is encoded
+    /// as [`flush`](Self::flush) drains it, so the client reads the first frames while the rest
+    /// is encoded. `body` is taken over; the caller gets an empty buffer back (the last tail's,
+    /// so a stream of large answers swaps two buffers and allocates nothing). Behind frames
+    /// that wait, or another thread's write, the answer is encoded whole instead.
+    pub(crate) fn write_streamed(
+        &mut self,
+        frames: Fragmenter,
+        body: &mut Vec<u8>,
+    ) -> Result<WriteStatus, FifoError> {
+        if self.writer.is_none() {
+            return Ok(WriteStatus::Closed);
+        }
+        let busy = self.busy || self.has_backlog();
+        let mut taken = std::mem::take(&mut self.tail_spare);
+        std::mem::swap(&mut taken, body);
+        self.materialize();
+        self.tail = Some(Tail {
+            frames,
+            body: taken,
+        });
+        if busy {
+            self.materialize();
+            return Ok(self.status());
+        }
+        self.flush()
+    }
+
     /// Starts a write outside the lock if nothing waits and nobody writes: returns the writer,
     /// `PIPE_BUF` and the epoch for [`send`] and [`finish_send`](Self::finish_send).
     pub(crate) fn begin_send(&mut self) -> Option<(Arc<FifoWriter>, usize, u64)> {
@@ -379,6 +481,7 @@ impl Output {
             return None;
         }
         let writer = self.writer.clone()?;
+        self.materialize();
         self.compact();
         buf.clear();
         std::mem::swap(buf, &mut self.backlog);
@@ -410,30 +513,34 @@ impl Output {
         if self.busy || !self.has_backlog() {
             return Ok(self.status());
         }
-        // Written in place: what is written is consumed from the front, the rest stays put.
-        let sent = send(
-            &writer,
-            self.pipe_buf,
-            &self.backlog[self.head..],
-            self.partial,
-        )?;
-        match sent.end {
-            SendEnd::Gone => {
-                self.mark_gone();
-                return Ok(WriteStatus::PeerGone);
+        loop {
+            if !self.has_encoded() {
+                self.refill(TAIL_CHUNK);
             }
-            SendEnd::All => {
-                self.consume(sent.done);
-                self.partial = 0;
-                if !self.has_backlog() {
+            // Written in place: what is written is consumed from the front, the rest stays put.
+            let sent = send(
+                &writer,
+                self.pipe_buf,
+                &self.backlog[self.head..],
+                self.partial,
+            )?;
+            match sent.end {
+                SendEnd::Gone => {
+                    self.mark_gone();
+                    return Ok(WriteStatus::PeerGone);
+                }
+                SendEnd::All => {
+                    self.consume(sent.done);
+                    self.partial = 0;
+                    if self.tail.is_some() {
+                        continue; // the next frames of a large answer
+                    }
                     self.blocked = false;
                     self.stalled_since = None;
                 }
-            }
-            SendEnd::Full => {
-                self.consume(sent.done);
-                self.partial = sent.partial;
-                if self.has_backlog() {
+                SendEnd::Full => {
+                    self.consume(sent.done);
+                    self.partial = sent.partial;
                     if !self.blocked || sent.done > 0 {
                         // Progress (or a new stall): the write timeout counts from now.
                         self.stalled_since = Some(Instant::now());
@@ -441,8 +548,8 @@ impl Output {
                     self.blocked = true;
                 }
             }
+            return Ok(self.status());
         }
-        Ok(self.status())
     }
 
     /// Applies the result of a send of `frames`.
@@ -487,7 +594,7 @@ impl Output {
 
     /// Puts the unwritten rest of a send back in front of the frames waiting (one copy).
     fn put_front(&mut self, rest: &[u8]) {
-        if !self.has_backlog() {
+        if !self.has_encoded() {
             self.backlog.clear();
             self.head = 0;
             self.backlog.extend_from_slice(rest);
@@ -524,6 +631,9 @@ impl Output {
         if self.backlog.is_empty() && self.backlog.capacity() > 1 << 20 {
             self.backlog = Vec::new();
         }
+        if self.tail_spare.capacity() > 1 << 20 {
+            self.tail_spare = Vec::new();
+        }
     }
 }
 
@@ -551,7 +661,8 @@ mod tests {
         out
     }
 
-    // FR-FRAME-9, FR-FRAME-10: writes are runs of whole frames of at most PIPE_BUF octets.
+    // FR-FRAME-9, FR-FRAME-10: writes are runs of whole frames within the limit (PIPE_BUF for a
+    // FIFO with other writers, WRITE_BATCH for pipe.out), or one frame.
     #[test]
     fn whole_frames_fit_the_limit() {
         let buf = frames(&[1000, 1000, 1000, 2000, 30]);
@@ -565,6 +676,7 @@ mod tests {
         assert_eq!(whole_frames(&buf, 1000), 1000);
     }
 
+    // FR-FRAME-10: after a write the kernel cut, the rest of the cut frame is what comes next.
     #[test]
     fn partial_rest_counts_the_cut_frame() {
         let buf = frames(&[100, 200]);
@@ -623,5 +735,167 @@ mod tests {
         }
         assert_eq!(got, expected);
         assert!(!out.has_backlog());
+    }
+
+    /// A service directory with a 64 KiB `pipe.out`, its reader, and an open [`Output`].
+    fn opened() -> (tempfile::TempDir, fifo_rpc_fifo::FifoReader, Output) {
+        use fifo_rpc_fifo::ServerLock;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = ServiceDir::create_or_verify(tmp.path().join("svc")).unwrap();
+        let lock = ServerLock::acquire(&dir).unwrap();
+        lock.reclaim_and_create().unwrap();
+        let reader = dir.open_reader(PIPE_OUT).unwrap();
+        let mut out = Output::new(4096, Some(64 * 1024));
+        assert!(out.open(&dir).unwrap().0);
+        std::mem::forget(lock); // the files go with the temporary directory
+        (tmp, reader, out)
+    }
+
+    /// Reads `pipe.out` until `want` octets came, flushing `out` whenever the pipe is empty.
+    fn drain(reader: &mut fifo_rpc_fifo::FifoReader, out: &mut Output, want: usize) -> Vec<u8> {
+        use fifo_rpc_fifo::ReadOutcome;
+        let mut got = Vec::new();
+        let mut buf = vec![0; 48 * 1024];
+        for _ in 0..1_000_000 {
+            if got.len() >= want {
+                break;
+            }
+            match reader.read(&mut buf).unwrap() {
+                ReadOutcome::Data(n) => got.extend_from_slice(&buf[..n]),
+                ReadOutcome::WouldBlock => {
+                    out.flush().unwrap();
+                }
+                ReadOutcome::Eof => panic!("end of stream"),
+            }
+        }
+        got
+    }
+
+    // FR-FRAG-1, FR-FRAME-10: a 1 MiB answer through a 64 KiB pipe is encoded while it is
+    // written: what the pipe has no room for stays unencoded, the caller's buffer is swapped
+    // for the previous answer's, and the octets are exactly those of the whole encoding, in
+    // writes of up to WRITE_BATCH octets that the kernel may cut (the cut frame's rest goes first).
+    #[test]
+    fn write_streamed_encodes_as_the_pipe_drains_and_sends_the_exact_frames() {
+        use fifo_rpc_protocol::{encode_message, frame_type, Fragmenter};
+
+        let (_tmp, mut reader, mut out) = opened();
+        for round in 0..2u8 {
+            let body: Vec<u8> = (0..1u32 << 20).map(|i| (i % 251) as u8 ^ round).collect();
+            let mut expected = Vec::new();
+            encode_message(frame_type::RESPONSE, 7, 9, &[&body], 4096, &mut expected).unwrap();
+            let frames = Fragmenter::new(frame_type::RESPONSE, 7, 9, body.len(), 4096).unwrap();
+            let mut given = body.clone();
+            let ptr = given.as_ptr();
+            let status = out.write_streamed(frames, &mut given).unwrap();
+            assert_eq!(status, WriteStatus::Pending { blocked: true });
+            assert!(given.is_empty(), "the caller gets an empty buffer back");
+            if round == 1 {
+                assert!(
+                    given.capacity() >= 1 << 20,
+                    "the first answer's buffer, reused"
+                );
+            }
+            let tail = out.tail.as_ref().expect("the rest is not encoded yet");
+            assert_eq!(
+                tail.body.as_ptr(),
+                ptr,
+                "the body was taken over, not copied"
+            );
+            assert!(
+                out.backlog.len() <= 2 * TAIL_CHUNK,
+                "{} octets encoded",
+                out.backlog.len()
+            );
+            assert!(out.backlog_len() > 0 && out.backlog_len() < expected.len());
+            let got = drain(&mut reader, &mut out, expected.len());
+            assert!(got == expected, "round {round}: the stream differs");
+            assert!(!out.has_backlog());
+            assert!(out.tail.is_none());
+        }
+    }
+
+    // Frames handed over while a large answer is still being encoded go out after all of it,
+    // and a streamed answer behind waiting frames goes after them: order is kept both ways.
+    #[test]
+    fn frames_around_a_streamed_answer_keep_their_order() {
+        use fifo_rpc_protocol::{
+            encode_frame, encode_message, frame_type, Fragmenter, FrameHeader,
+        };
+
+        let (_tmp, mut reader, mut out) = opened();
+        let small = |request: u32| {
+            let mut f = Vec::new();
+            let header = FrameHeader::new(frame_type::RESPONSE, 7, request);
+            encode_frame(&header, &[], &[request as u8; 100], 4096, &mut f).unwrap();
+            f
+        };
+        let big = |request: u32| {
+            let body = vec![request as u8; 300_000];
+            let mut f = Vec::new();
+            encode_message(frame_type::RESPONSE, 7, request, &[&body], 4096, &mut f).unwrap();
+            (body, f)
+        };
+        let mut expected = Vec::new();
+        // 1: a streamed answer that does not fit; 2: a small answer handed over meanwhile.
+        let (body1, frames1) = big(1);
+        let f1 = Fragmenter::new(frame_type::RESPONSE, 7, 1, body1.len(), 4096).unwrap();
+        out.write_streamed(f1, &mut body1.clone()).unwrap();
+        assert!(out.tail.is_some());
+        expected.extend_from_slice(&frames1);
+        let s2 = small(2);
+        out.write(&s2).unwrap();
+        assert!(
+            out.tail.is_none(),
+            "encoded whole, so that answer 2 follows it"
+        );
+        expected.extend_from_slice(&s2);
+        // 3: a streamed answer behind frames that wait: encoded whole behind them.
+        let (body3, frames3) = big(3);
+        let f3 = Fragmenter::new(frame_type::RESPONSE, 7, 3, body3.len(), 4096).unwrap();
+        out.write_streamed(f3, &mut body3.clone()).unwrap();
+        assert!(out.tail.is_none());
+        expected.extend_from_slice(&frames3);
+        let got = drain(&mut reader, &mut out, expected.len());
+        assert!(got == expected, "the order changed");
+    }
+
+    // A session that ends drops the unencoded rest of a large answer with the backlog, but
+    // finishes a frame a write cut, so the next frames start at a frame boundary.
+    #[test]
+    fn discarding_drops_the_tail_and_keeps_the_stream_whole() {
+        use fifo_rpc_protocol::{encode_frame, frame_type, Fragmenter, FrameDecoder, FrameHeader};
+
+        let (_tmp, mut reader, mut out) = opened();
+        let body = vec![5u8; 1 << 20];
+        let f = Fragmenter::new(frame_type::RESPONSE, 7, 1, body.len(), 4096).unwrap();
+        out.write_streamed(f, &mut body.clone()).unwrap();
+        out.discard_backlog();
+        assert!(out.tail.is_none());
+        let mut goodbye = Vec::new();
+        let header = FrameHeader::new(frame_type::GOODBYE, 7, 0);
+        encode_frame(&header, &[], &[0, 0, 0], 4096, &mut goodbye).unwrap();
+        out.write(&goodbye).unwrap();
+        // Read until the backlog is gone and the pipe is empty.
+        let mut all = Vec::new();
+        let mut buf = vec![0; 48 * 1024];
+        for _ in 0..100_000 {
+            match reader.read(&mut buf).unwrap() {
+                fifo_rpc_fifo::ReadOutcome::Data(n) => all.extend_from_slice(&buf[..n]),
+                _ if out.has_backlog() => drop(out.flush().unwrap()),
+                _ => break,
+            }
+        }
+        let mut d = FrameDecoder::new(4096);
+        d.push(&all);
+        let mut last = None;
+        let mut count = 0;
+        while let Some(frame) = d.decode() {
+            let frame = frame.expect("only whole, valid frames");
+            last = Some(frame.header.frame_type);
+            count += 1;
+        }
+        assert!(count >= 2, "some answer frames, then GOODBYE");
+        assert_eq!(last, Some(frame_type::GOODBYE));
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use fifo_rpc_fifo::FifoError;
 use fifo_rpc_protocol::session::server::{EndReason, ReplyTo, ServerSession};
-use fifo_rpc_protocol::Call;
+use fifo_rpc_protocol::{Call, Fragmenter};
 use parking_lot::{Condvar, Mutex};
 
 use crate::log::{LogFn, ServeSummary, ServerLog};
@@ -82,6 +82,13 @@ impl State {
     /// of copying what the pipe has no room for ([`Output::write_owned`]).
     pub(crate) fn write_answers_owned(&mut self, frames: &mut Vec<u8>) -> bool {
         let result = self.out.write_owned(frames);
+        self.after_write(result)
+    }
+
+    /// Writes a large RESPONSE encoded while it is written ([`Output::write_streamed`]);
+    /// `body` is taken over and an empty buffer given back.
+    pub(crate) fn write_answer_streamed(&mut self, frames: Fragmenter, body: &mut Vec<u8>) -> bool {
+        let result = self.out.write_streamed(frames, body);
         self.after_write(result)
     }
 

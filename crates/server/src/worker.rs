@@ -35,7 +35,7 @@ pub(crate) fn run(shared: &Shared, router: &Router) {
                 }
                 out.clear();
                 let outcome = MutexGuard::unlocked(&mut st, || {
-                    run_call(router, shared, &call, &reply, &mut bufs, &mut out)
+                    run_call(router, shared, &call, &reply, &mut bufs, &mut out, false)
                 });
                 outcome.count(&mut st.summary);
                 st.session.recycle(call.into_payload());

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use super::encode_error_frame;
-use crate::{Call, ErrorCode, GoodbyeCode, Hello, ProtocolError};
+use crate::{frame_type, Call, ErrorCode, Fragmenter, GoodbyeCode, Hello, ProtocolError};
 
 /// What a [`ServerSession`](super::ServerSession) advertises and enforces.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -226,6 +226,23 @@ impl ReplyTo {
         }
         crate::encode_response(self.session, self.request, body, self.max_frame, out)?;
         Ok(None)
+    }
+
+    /// The RESPONSE of a `body_len`-octet body as a [`Fragmenter`], for a sender that encodes a
+    /// large answer while it writes it (parts: `&[body]`). Check [`fits`](Self::fits) first: a
+    /// body over the client's Max Message must be answered with ERROR `MESSAGE_TOO_LARGE`.
+    ///
+    /// # Errors
+    ///
+    /// Only an internal inconsistency of the encoder.
+    pub fn response_fragmenter(&self, body_len: usize) -> Result<Fragmenter, ProtocolError> {
+        Fragmenter::new(
+            frame_type::RESPONSE,
+            self.session,
+            self.request,
+            body_len,
+            self.max_frame,
+        )
     }
 
     /// Appends an ERROR frame for the call to `out`; `message` is cut to 200 octets at a character
