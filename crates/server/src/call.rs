@@ -137,7 +137,10 @@ pub(crate) fn run_call(
             out,
         );
     }
-    bufs.shrink(bufs.body.len());
+    if bufs.streamed.is_none() {
+        // (A streamed answer's body is handed over as it is.)
+        bufs.shrink(bufs.body.len());
+    }
     outcome
 }
 

@@ -1,6 +1,7 @@
 //! The worker loop: take a job, run it without the lock, deliver the answer under the lock.
 
 use fifo_rpc_protocol::session::server::ReplyTo;
+use fifo_rpc_protocol::Fragmenter;
 use parking_lot::MutexGuard;
 
 use crate::call::{run_call, run_notify, CallBuffers};
@@ -35,12 +36,24 @@ pub(crate) fn run(shared: &Shared, router: &Router) {
                 }
                 out.clear();
                 let outcome = MutexGuard::unlocked(&mut st, || {
-                    run_call(router, shared, &call, &reply, &mut bufs, &mut out, false)
+                    run_call(router, shared, &call, &reply, &mut bufs, &mut out, true)
                 });
                 outcome.count(&mut st.summary);
                 st.session.recycle(call.into_payload());
                 let used = out.len();
-                deliver(shared, &mut st, &reply, &mut out, &mut spare);
+                match bufs.streamed.take() {
+                    Some(frames) => {
+                        deliver_streamed(
+                            shared,
+                            &mut st,
+                            &reply,
+                            frames,
+                            &mut bufs.body,
+                            &mut spare,
+                        );
+                    }
+                    None => deliver(shared, &mut st, &reply, &mut out, &mut spare),
+                }
                 // Keep a large buffer while answers fill a good part of it.
                 if out.capacity() > 1 << 20 && used < out.capacity() / 4 {
                     out = Vec::with_capacity(4096);
@@ -79,6 +92,28 @@ fn deliver(
         }
     }
     // The final GOODBYE of a drain is queued by `complete`: it follows the answer.
+    attention |= st.flush_session();
+    attention |= drain(st, spare);
+    if attention {
+        shared.handle.attention();
+    }
+}
+
+/// Writes a large RESPONSE encoded while it is written, under the lock: what the pipe has no room
+/// for stays unencoded, and the I/O thread encodes and writes it as the pipe drains
+/// ([`Output::write_streamed`](crate::output::Output::write_streamed)).
+fn deliver_streamed(
+    shared: &Shared,
+    st: &mut MutexGuard<'_, State>,
+    reply: &ReplyTo,
+    frames: Fragmenter,
+    body: &mut Vec<u8>,
+    spare: &mut Vec<u8>,
+) {
+    let mut attention = false;
+    if st.session.complete(reply) {
+        attention |= st.write_answer_streamed(frames, body);
+    }
     attention |= st.flush_session();
     attention |= drain(st, spare);
     if attention {

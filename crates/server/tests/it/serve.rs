@@ -212,6 +212,76 @@ fn pipelined_with_workers() {
     pipelined(2);
 }
 
+// FR-FRAG-1, FR-CALL-2: large answers are encoded while they are written; a smaller one after
+// a larger one (whose buffer the server keeps) and sizes around the streaming threshold all
+// arrive whole, one call at a time and then pipelined, inline and on workers.
+fn large_answers_of_changing_sizes(workers: usize) {
+    let t = TestDir::new();
+    let dir = t.service();
+    let srv = Running::start(&dir, |b| b.workers(workers));
+    let mut c = RawClient::connect(&dir, 0x7777);
+    c.handshake();
+    let sizes: [u32; 8] = [
+        4 << 20,
+        200_000,
+        65_535,
+        65_536,
+        3 << 20,
+        70_000,
+        100,
+        1 << 20,
+    ];
+    let mut request = 0;
+    for &size in &sizes {
+        request += 1;
+        c.send_request(request, "big", &size.to_le_bytes());
+        let (_, m) = c.recv().expect("an answer");
+        let Message::Response { request: r, body } = m else {
+            panic!("{m:?}")
+        };
+        assert_eq!((r, body.len()), (request, size as usize));
+        assert!(body.iter().all(|&b| b == 0xab), "answer {r} changed");
+    }
+    let mut batch = Vec::new();
+    for &size in &sizes {
+        request += 1;
+        encode_request(
+            0x7777,
+            request,
+            "big",
+            &size.to_le_bytes(),
+            4096,
+            &mut batch,
+        )
+        .unwrap();
+    }
+    c.send(&batch);
+    let mut got = std::collections::HashMap::new();
+    for _ in &sizes {
+        let (_, m) = c.recv().expect("an answer");
+        let Message::Response { request: r, body } = m else {
+            panic!("{m:?}")
+        };
+        assert!(body.iter().all(|&b| b == 0xab), "answer {r} changed");
+        assert!(got.insert(r, body.len()).is_none(), "{r} answered twice");
+    }
+    for (i, &size) in sizes.iter().enumerate() {
+        assert_eq!(got[&(request - 7 + i as u32)], size as usize);
+    }
+    c.close();
+    assert_eq!(srv.stop().calls, 2 * sizes.len() as u64);
+}
+
+#[test]
+fn large_answers_of_changing_sizes_inline() {
+    large_answers_of_changing_sizes(0);
+}
+
+#[test]
+fn large_answers_of_changing_sizes_with_workers() {
+    large_answers_of_changing_sizes(2);
+}
+
 // FR-CANCEL-2: a running call sees the cancellation and still gets exactly one answer.
 #[test]
 fn fr_cancel_2_running_handler_sees_cancel() {
