@@ -39,9 +39,13 @@
 //!   frames over in order: when nothing waits, the thread then writes them itself, outside the
 //!   lock, and also writes whatever other workers handed over meanwhile (one `write(2)` for
 //!   several answers). When the pipe is full the frames wait in a backlog that the I/O thread
-//!   flushes on `POLLOUT`, while it keeps reading `pipe.in` (FR-FIFO-13). Every write is a run of
-//!   whole frames of at most `PIPE_BUF` octets, so it is atomic. A client that reads nothing for
-//!   [`ServerBuilder::write_timeout`] is dropped (GOODBYE `SLOW_READER`).
+//!   flushes on `POLLOUT`, while it keeps reading `pipe.in` (FR-FIFO-13). The server is the only
+//!   writer of `pipe.out`, so each write is a run of whole frames of up to 64 KiB (FR-FRAME-10);
+//!   if the kernel takes part of a run, the rest of the frame it cut is written next. An answer
+//!   of 64 KiB or more is not encoded whole first: its frames are encoded 64 KiB at a time as
+//!   the pipe drains, under the lock, so the client reads the first frames while the rest is
+//!   encoded. A client that reads nothing for [`ServerBuilder::write_timeout`] is dropped
+//!   (GOODBYE `SLOW_READER`).
 //! * **Shutdown** ([`ShutdownHandle::shutdown`], [`Context::shutdown`], the `exit` method):
 //!   new requests get `SHUTTING_DOWN`, accepted calls finish and are answered, then GOODBYE
 //!   `SHUTTING_DOWN`, then `pipe.out` is closed and the files removed (FR-BYE-2, FR-FIFO-19).
