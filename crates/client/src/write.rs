@@ -67,26 +67,8 @@ impl Conn {
             let mut batch = std::mem::replace(&mut g.tx, fresh);
             let written =
                 MutexGuard::unlocked(&mut g, || self.write_batch(&batch, deadline, as_reader));
-            match written {
-                Ok(()) => {}
-                Err((pos, WriteFail::Timeout)) if g.dead.is_none() => {
-                    // Put the rest back in front of what others queued meanwhile.
-                    batch.drain(..pos);
-                    batch.extend_from_slice(&g.tx);
-                    std::mem::swap(&mut g.tx, &mut batch);
-                    result = Err(WriteFail::Timeout);
-                }
-                Err((_, WriteFail::Fifo(FifoError::PeerGone { .. }))) => {
-                    self.server_gone(&mut g);
-                    result = Err(WriteFail::Dead);
-                }
-                Err((_, WriteFail::Fifo(e))) => {
-                    self.server_gone(&mut g);
-                    result = Err(WriteFail::Fifo(e));
-                }
-                // The session ended while writing: the rest of the batch is dropped; what is
-                // queued now (a final GOODBYE) is still written.
-                Err((_, _)) => result = Err(WriteFail::Dead),
+            if let Err((pos, fail)) = written {
+                result = Err(self.write_failed(&mut g, &mut batch, pos, fail, |_| {}));
             }
             batch.clear();
             if batch.capacity() >= g.spare.capacity() {
@@ -99,6 +81,38 @@ impl Conn {
         g.writing = false;
         self.hand_over(&g);
         (g, result)
+    }
+
+    /// What a write of `batch` that stopped at `pos` with `fail` means. On a timeout the unwritten
+    /// rest (and what `more` appends to it) goes back in front of what others queued meanwhile;
+    /// `EPIPE` or another write error ends the session; a session that ended while writing drops
+    /// the rest (what is queued now, a final GOODBYE, is still written).
+    fn write_failed(
+        &self,
+        g: &mut Shared,
+        batch: &mut Vec<u8>,
+        pos: usize,
+        fail: WriteFail,
+        more: impl FnOnce(&mut Vec<u8>),
+    ) -> WriteFail {
+        match fail {
+            WriteFail::Timeout if g.dead.is_none() => {
+                batch.drain(..pos);
+                more(batch);
+                batch.extend_from_slice(&g.tx);
+                std::mem::swap(&mut g.tx, batch);
+                WriteFail::Timeout
+            }
+            WriteFail::Fifo(FifoError::PeerGone { .. }) => {
+                self.server_gone(g);
+                WriteFail::Dead
+            }
+            WriteFail::Fifo(e) => {
+                self.server_gone(g);
+                WriteFail::Fifo(e)
+            }
+            _ => WriteFail::Dead,
+        }
     }
 
     /// After giving the writer role up: if frames are still queued, lets a waiting thread take
@@ -143,27 +157,12 @@ impl Conn {
                 }
             }
         });
-        let mut result = Ok(());
-        match written {
-            Ok(()) => {}
-            Err((pos, WriteFail::Timeout)) if g.dead.is_none() => {
-                // The rest of the request goes in front of what others queued meanwhile.
-                chunk.drain(..pos);
-                call.encode_next(method, body, usize::MAX, &mut chunk);
-                chunk.extend_from_slice(&g.tx);
-                std::mem::swap(&mut g.tx, &mut chunk);
-                result = Err(WriteFail::Timeout);
-            }
-            Err((_, WriteFail::Fifo(FifoError::PeerGone { .. }))) => {
-                self.server_gone(&mut g);
-                result = Err(WriteFail::Dead);
-            }
-            Err((_, WriteFail::Fifo(e))) => {
-                self.server_gone(&mut g);
-                result = Err(WriteFail::Fifo(e));
-            }
-            Err((_, _)) => result = Err(WriteFail::Dead),
-        }
+        let result = written.map_err(|(pos, fail)| {
+            // On a timeout the request's unwritten frames are queued too: the message stays whole.
+            self.write_failed(&mut g, &mut chunk, pos, fail, |rest| {
+                call.encode_next(method, body, usize::MAX, rest);
+            })
+        });
         chunk.clear();
         if chunk.capacity() >= g.spare.capacity() && chunk.capacity() <= 2 * STREAM_CHUNK {
             g.spare = chunk;

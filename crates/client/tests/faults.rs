@@ -9,8 +9,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use fifo_rpc_client::{Client, ClientConfig, ClientError};
-use fifo_rpc_fifo::{ReadOutcome, ServerLock, ServiceDir, PIPE_IN, PIPE_OUT};
-use fifo_rpc_protocol::{Event, Message, Receiver, ReceiverConfig, Welcome};
+use fifo_rpc_fifo::{ServerLock, ServiceDir, PIPE_IN};
+use fifo_rpc_protocol::{Receiver, ReceiverConfig};
 use support::{ChildServer, TestDir, Watchdog, DIR, ROLE};
 
 /// The entry point of the child processes of these tests (see `support::spawn_role`).
@@ -64,44 +64,11 @@ fn server_that_stopped_reading_gives_typed_error_not_sigpipe() {
     let mut pipe_in = dir.open_reader(PIPE_IN).unwrap();
     let mut child = support::spawn_role("child_entry", "client-sigpipe", &t.service());
 
-    let deadline = Some(Instant::now() + Duration::from_secs(30));
+    let deadline = Instant::now() + Duration::from_secs(30);
     let mut rx = Receiver::new(ReceiverConfig::default());
-    let mut buf = [0u8; 4096];
-    let session = loop {
-        if let Some(Event::Message {
-            session,
-            message: Message::Hello(_),
-        }) = rx.poll_event()
-        {
-            break session;
-        }
-        match pipe_in.read(&mut buf).unwrap() {
-            ReadOutcome::Data(n) => rx.push(&buf[..n]),
-            ReadOutcome::WouldBlock | ReadOutcome::Eof => {
-                pipe_in.wait_readable(deadline, None).unwrap();
-            }
-        }
-    };
+    let session = support::read_hello(&mut pipe_in, &mut rx, deadline);
     drop(pipe_in); // the server stops reading: the client's next write gets EPIPE
-    let pipe_out = dir
-        .open_writer(PIPE_OUT)
-        .unwrap()
-        .expect("the client reads pipe.out");
-    let welcome = Welcome {
-        version: 1,
-        max_frame: 4096,
-        max_message: 1 << 20,
-        max_in_flight: 8,
-        server_pid: std::process::id(),
-        instance_id: 1,
-        encoding: "bincode1".into(),
-        options: vec![],
-    };
-    let mut out = Vec::new();
-    Message::Welcome(welcome)
-        .encode(session, 512, &mut out)
-        .unwrap();
-    pipe_out.write_frame_blocking(&out, deadline, None).unwrap();
+    let pipe_out = support::send_welcome(&dir, session, 1 << 20, deadline);
 
     let status = child.wait().unwrap();
     assert_eq!(

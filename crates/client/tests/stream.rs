@@ -9,8 +9,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use fifo_rpc_client::{Client, ClientConfig, ClientError};
-use fifo_rpc_fifo::{FifoReader, ReadOutcome, ServerLock, ServiceDir, PIPE_IN, PIPE_OUT};
-use fifo_rpc_protocol::{Event, Message, Receiver, ReceiverConfig, Welcome};
+use fifo_rpc_fifo::{FifoReader, ReadOutcome, ServerLock, ServiceDir, PIPE_IN};
+use fifo_rpc_protocol::{Event, Message, Receiver, ReceiverConfig};
 use support::{TestDir, Watchdog};
 
 /// Reads `pipe_in` into `rx` until `want` returns something (or the deadline passes).
@@ -74,34 +74,8 @@ fn streamed_request_that_times_out_still_arrives_whole_then_cancel() {
         max_message: 4 << 20,
         max_partial: 4,
     });
-    let session = read_until(&mut pipe_in, &mut rx, deadline, |e| match e {
-        Event::Message {
-            session,
-            message: Message::Hello(_),
-        } => Some(session),
-        _ => None,
-    });
-    let pipe_out = dir
-        .open_writer(PIPE_OUT)
-        .unwrap()
-        .expect("the client reads");
-    let welcome = Welcome {
-        version: 1,
-        max_frame: 4096,
-        max_message: 4 << 20,
-        max_in_flight: 8,
-        server_pid: std::process::id(),
-        instance_id: 1,
-        encoding: "bincode1".into(),
-        options: vec![],
-    };
-    let mut out = Vec::new();
-    Message::Welcome(welcome)
-        .encode(session, 512, &mut out)
-        .unwrap();
-    pipe_out
-        .write_frame_blocking(&out, Some(deadline), None)
-        .unwrap();
+    let session = support::read_hello(&mut pipe_in, &mut rx, deadline);
+    let pipe_out = support::send_welcome(&dir, session, 4 << 20, deadline);
 
     wait_timed_out
         .recv_timeout(Duration::from_secs(30))

@@ -103,6 +103,11 @@ impl Fragmenter {
         })
     }
 
+    /// Payload octets of the whole message (the `total` given to [`new`](Self::new)).
+    pub fn payload_len(&self) -> usize {
+        self.total
+    }
+
     /// Frames not yet encoded.
     pub fn frames_left(&self) -> usize {
         self.frames_left

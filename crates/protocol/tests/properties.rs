@@ -227,6 +227,7 @@ proptest! {
         let frames = encode_message(frame_type::RESPONSE, 3, 5, &parts, max_frame, &mut whole).unwrap();
         let mut f = Fragmenter::new(frame_type::RESPONSE, 3, 5, body.len(), max_frame).unwrap();
         prop_assert_eq!(f.frames_left(), frames);
+        prop_assert_eq!(f.payload_len(), body.len());
         prop_assert_eq!(f.octets_left(), whole.len());
         let mut wire = Vec::new();
         let mut appended = 0;

@@ -442,6 +442,11 @@ impl Output {
         frames: Fragmenter,
         body: &mut Vec<u8>,
     ) -> Result<WriteStatus, FifoError> {
+        debug_assert_eq!(
+            frames.payload_len(),
+            body.len(),
+            "the body the frames were made for"
+        );
         if self.writer.is_none() {
             return Ok(WriteStatus::Closed);
         }
@@ -689,16 +694,9 @@ mod tests {
     // octet still arrives in order, in runs of whole frames.
     #[test]
     fn write_owned_hands_the_unsent_rest_over_and_delivers_everything() {
-        use fifo_rpc_fifo::{ReadOutcome, ServerLock};
         use fifo_rpc_protocol::{encode_frame, frame_type, FrameHeader};
 
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = ServiceDir::create_or_verify(tmp.path().join("svc")).unwrap();
-        let lock = ServerLock::acquire(&dir).unwrap();
-        lock.reclaim_and_create().unwrap();
-        let mut reader = dir.open_reader(PIPE_OUT).unwrap();
-        let mut out = Output::new(4096, Some(64 * 1024));
-        assert!(out.open(&dir).unwrap().0);
+        let (_tmp, mut reader, mut out) = opened();
         let mut answer = Vec::new();
         for request in 1..=100u32 {
             let header = FrameHeader::new(frame_type::RESPONSE, 7, request);
@@ -719,26 +717,18 @@ mod tests {
             "the answer's buffer is the backlog now"
         );
         assert!(out.backlog_len() < expected.len());
-        let mut got = Vec::new();
-        let mut buf = vec![0; 64 * 1024];
-        for _ in 0..100_000 {
-            if got.len() >= expected.len() {
-                break;
-            }
-            match reader.read(&mut buf).unwrap() {
-                ReadOutcome::Data(n) => got.extend_from_slice(&buf[..n]),
-                ReadOutcome::WouldBlock => {
-                    out.flush().unwrap();
-                }
-                ReadOutcome::Eof => panic!("end of stream"),
-            }
-        }
+        let got = drain(&mut reader, &mut out, expected.len());
         assert_eq!(got, expected);
         assert!(!out.has_backlog());
     }
 
-    /// A service directory with a 64 KiB `pipe.out`, its reader, and an open [`Output`].
-    fn opened() -> (tempfile::TempDir, fifo_rpc_fifo::FifoReader, Output) {
+    /// A service directory (with the server lock) with a 64 KiB `pipe.out`, its reader, and an
+    /// open [`Output`].
+    fn opened() -> (
+        (tempfile::TempDir, fifo_rpc_fifo::ServerLock),
+        fifo_rpc_fifo::FifoReader,
+        Output,
+    ) {
         use fifo_rpc_fifo::ServerLock;
         let tmp = tempfile::tempdir().unwrap();
         let dir = ServiceDir::create_or_verify(tmp.path().join("svc")).unwrap();
@@ -747,8 +737,7 @@ mod tests {
         let reader = dir.open_reader(PIPE_OUT).unwrap();
         let mut out = Output::new(4096, Some(64 * 1024));
         assert!(out.open(&dir).unwrap().0);
-        std::mem::forget(lock); // the files go with the temporary directory
-        (tmp, reader, out)
+        ((tmp, lock), reader, out)
     }
 
     /// Reads `pipe.out` until `want` octets came, flushing `out` whenever the pipe is empty.

@@ -248,3 +248,63 @@ pub fn run_child_server(dir: &Path) {
     // `block` never returns on its own here: the gate is never opened.
     server.serve(router(Gate::default())).expect("serve");
 }
+
+/// A server's side of the handshake, played by hand: reads `pipe_in` into `rx` until a HELLO
+/// comes and returns its Session ID.
+pub fn read_hello(
+    pipe_in: &mut fifo_rpc_fifo::FifoReader,
+    rx: &mut fifo_rpc_protocol::Receiver,
+    deadline: std::time::Instant,
+) -> u32 {
+    use fifo_rpc_fifo::ReadOutcome;
+    use fifo_rpc_protocol::{Event, Message};
+    let mut buf = [0u8; 4096];
+    loop {
+        if let Some(Event::Message {
+            session,
+            message: Message::Hello(_),
+        }) = rx.poll_event()
+        {
+            return session;
+        }
+        match pipe_in.read(&mut buf).unwrap() {
+            ReadOutcome::Data(n) => rx.push(&buf[..n]),
+            ReadOutcome::WouldBlock | ReadOutcome::Eof => {
+                pipe_in.wait_readable(Some(deadline), None).unwrap();
+            }
+        }
+    }
+}
+
+/// The rest of it: opens `pipe.out` (the client reads it by now) and writes WELCOME with
+/// MaxFrame 4096, `max_message` and 8 calls in flight. Returns the write end.
+pub fn send_welcome(
+    dir: &fifo_rpc_fifo::ServiceDir,
+    session: u32,
+    max_message: u32,
+    deadline: std::time::Instant,
+) -> fifo_rpc_fifo::FifoWriter {
+    use fifo_rpc_protocol::{Message, Welcome};
+    let pipe_out = dir
+        .open_writer(fifo_rpc_fifo::PIPE_OUT)
+        .unwrap()
+        .expect("the client reads pipe.out");
+    let welcome = Welcome {
+        version: 1,
+        max_frame: 4096,
+        max_message,
+        max_in_flight: 8,
+        server_pid: std::process::id(),
+        instance_id: 1,
+        encoding: "bincode1".into(),
+        options: vec![],
+    };
+    let mut out = Vec::new();
+    Message::Welcome(welcome)
+        .encode(session, 512, &mut out)
+        .unwrap();
+    pipe_out
+        .write_frame_blocking(&out, Some(deadline), None)
+        .unwrap();
+    pipe_out
+}
