@@ -30,6 +30,8 @@ enum Kind {
     Typed,
     /// `Client::call_raw("echo_raw", ..)`.
     Raw,
+    /// `Client::call_raw_into("echo_raw", .., &mut answer)`, the same buffer every call.
+    RawInto,
     /// `Client::send_raw("echo_raw", ..)` with a window of calls in flight.
     Pipelined,
 }
@@ -46,7 +48,7 @@ pub(crate) fn run(plan: &Plan) -> Result<()> {
         ("default pool", Setup::POOL),
     ] {
         let mut session = Session::start(setup, Placement::Unpinned)?;
-        for kind in [Kind::Typed, Kind::Raw, Kind::Pipelined] {
+        for kind in [Kind::Typed, Kind::Raw, Kind::RawInto, Kind::Pipelined] {
             check(&mut session, label, kind, plan)?;
         }
         session.finish()?;
@@ -61,8 +63,9 @@ fn check(session: &mut Session, label: &str, kind: Kind, plan: &Plan) -> Result<
     // Pipelined calls are counted per batch of WINDOW calls.
     let per_op = match kind {
         Kind::Pipelined => WINDOW,
-        Kind::Typed | Kind::Raw => 1,
+        Kind::Typed | Kind::Raw | Kind::RawInto => 1,
     };
+    let mut answer = Vec::new();
     let mut op = || -> Result<()> {
         match kind {
             Kind::Typed => {
@@ -72,6 +75,11 @@ fn check(session: &mut Session, label: &str, kind: Kind, plan: &Plan) -> Result<
                 client
                     .call_raw(ECHO_RAW, &payload)
                     .context("echo_raw call")?;
+            }
+            Kind::RawInto => {
+                client
+                    .call_raw_into(ECHO_RAW, &payload, &mut answer)
+                    .context("echo_raw call into a buffer")?;
             }
             Kind::Pipelined => pipeline_with(client, WINDOW, WINDOW, &payload, &mut queue)?,
         }

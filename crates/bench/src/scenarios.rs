@@ -116,6 +116,8 @@ pub(crate) fn all() -> Vec<Scenario> {
     }
     list.push(Scenario::RpcBulk(Setup::SMALLPIPE, MIB, Unpinned));
     list.push(Scenario::RpcBulk(Setup::SMALLPIPE, 16 * MIB, Unpinned));
+    list.push(Scenario::RpcBulk(Setup::INTO, MIB, Unpinned));
+    list.push(Scenario::RpcBulk(Setup::INTO, 16 * MIB, Unpinned));
     list
 }
 
@@ -299,6 +301,16 @@ pub(crate) fn rows() -> Vec<Row> {
         (
             "bulk16mib_smallpipe_gb_per_s",
             "rpc_smallpipe.bulk16m.unpinned",
+            "fifo.stream.default.unpinned",
+        ),
+        (
+            "bulk1mib_into_gb_per_s",
+            "rpc_into.bulk1m.unpinned",
+            "fifo.stream.default.unpinned",
+        ),
+        (
+            "bulk16mib_into_gb_per_s",
+            "rpc_into.bulk16m.unpinned",
             "fifo.stream.default.unpinned",
         ),
     ] {

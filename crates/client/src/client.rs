@@ -200,6 +200,49 @@ impl Client {
         call_on(&self.conn(), method, body, self.config.call_timeout)
     }
 
+    /// [`call_raw`](Self::call_raw) into a buffer of yours: on success the answer replaces the
+    /// contents of `answer`, and the buffer `answer` held before goes back to the client, which
+    /// receives the next answer into it. Calls that keep passing the same buffer allocate
+    /// nothing for their answers once warm, and a large answer lands in memory that is already
+    /// mapped. On error `answer` is left as it was.
+    ///
+    /// # Errors
+    /// As [`call_raw`](Self::call_raw).
+    ///
+    /// # Examples
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let dir = tmp.path().join("svc");
+    /// # let server = fifo_rpc_server::Server::bind(&dir)?;
+    /// # let stop = server.shutdown_handle();
+    /// # let router = fifo_rpc_server::Router::new()
+    /// #     .raw("bytes", |body, _ctx| Ok(body.to_vec()));
+    /// # let serving = std::thread::spawn(move || server.serve(router));
+    /// # let client = fifo_rpc_client::Client::connect(&dir, Default::default())?;
+    /// let mut answer = Vec::new();
+    /// for size in [10, 100_000, 3] {
+    ///     let body = vec![7u8; size];
+    ///     client.call_raw_into("bytes", &body, &mut answer)?;
+    ///     assert_eq!(answer, body);
+    /// }
+    /// # drop(client);
+    /// # stop.shutdown();
+    /// # serving.join().expect("server thread")?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn call_raw_into(
+        &self,
+        method: &str,
+        body: &[u8],
+        answer: &mut Vec<u8>,
+    ) -> Result<(), ClientError> {
+        let conn = self.conn();
+        let got = call_on(&conn, method, body, self.config.call_timeout)?;
+        let old = std::mem::replace(answer, got);
+        conn.state.lock().session.recycle(old);
+        Ok(())
+    }
+
     /// [`call_raw`](Self::call_raw) with its own timeout (`None`: no timeout).
     ///
     /// # Errors

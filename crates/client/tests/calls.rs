@@ -140,6 +140,53 @@ fn request_over_max_message_fails_locally() {
     assert_eq!(client.call_raw("bytes", b"after").unwrap(), b"after");
 }
 
+// FR-FRAG-1: answers received into the caller's buffer are intact at every size, and once warm
+// the calls take turns with two buffers instead of allocating one per answer.
+#[test]
+fn call_raw_into_reuses_the_callers_buffers() {
+    let _wd = Watchdog::new("call_raw_into", Duration::from_secs(60));
+    let t = TestDir::new();
+    let _server = ServerThread::start(&t.service());
+    let client = Client::connect(t.service(), config()).unwrap();
+    let mut answer = b"old contents".to_vec();
+    let mut seen = Vec::new();
+    let sizes = [
+        0usize,
+        10,
+        5000,
+        1 << 20,
+        100,
+        70_000,
+        1 << 20,
+        1 << 20,
+        1 << 20,
+        1 << 20,
+    ];
+    for (i, size) in sizes.into_iter().enumerate() {
+        let body: Vec<u8> = (0..size).map(|j| (j + i) as u8).collect();
+        client.call_raw_into("bytes", &body, &mut answer).unwrap();
+        assert!(
+            answer == body,
+            "call {i}: answer of {} octets",
+            answer.len()
+        );
+        seen.push(answer.as_ptr());
+    }
+    // The last two answers came in the buffers of the two before them.
+    let n = seen.len();
+    let (warm, last) = (&seen[n - 4..n - 2], &seen[n - 2..]);
+    assert!(
+        last.iter().all(|p| warm.contains(p)),
+        "a new buffer was allocated for an answer: {seen:?}"
+    );
+    // A failed call leaves the buffer alone.
+    let before = answer.clone();
+    assert!(client
+        .call_raw_into("no-such-method", b"", &mut answer)
+        .is_err());
+    assert_eq!(answer, before);
+}
+
 // FR-CANCEL-1, FR-CALL-5: a call that times out is cancelled, its late answer discarded, and the
 // next call gets its own answer.
 #[test]

@@ -5,8 +5,10 @@
 //! `rpc` (defaults: client and server spin before sleeping; server with `workers(0)`, handlers
 //! inline), `rpc_nospin` (spin disabled on both sides), `rpc_clientspin` (only the client
 //! spins), `rpc_raw` (raw calls), `rpc_raw_guard` (raw calls from a thread holding a
-//! `SigpipeGuard`), `rpc_bytes` (typed calls with `serde_bytes::ByteBuf` bodies), `rpc_pool` (the server's default worker pool), and `rpc_smallpipe` (the server keeps
-//! the kernel's 64 KiB FIFOs instead of asking for its default 1 MiB).
+//! `SigpipeGuard`), `rpc_bytes` (typed calls with `serde_bytes::ByteBuf` bodies), `rpc_pool`
+//! (the server's default worker pool), `rpc_smallpipe` (the server keeps the kernel's 64 KiB
+//! FIFOs instead of asking for its default 1 MiB) and `rpc_into` (bulk answers received into
+//! the caller's buffer with `call_raw_into`).
 
 pub(crate) mod server;
 
@@ -51,6 +53,9 @@ pub(crate) struct Setup {
     pub(crate) sigpipe_guard: bool,
     /// Typed calls carry `serde_bytes::ByteBuf` instead of `Vec<u8>` (same octets on the wire).
     pub(crate) byte_buf: bool,
+    /// Bulk calls receive their answers into one buffer (`call_raw_into`) instead of a new
+    /// `Vec` each (`call_raw`).
+    pub(crate) into: bool,
 }
 
 impl Setup {
@@ -63,6 +68,7 @@ impl Setup {
         raw: false,
         sigpipe_guard: false,
         byte_buf: false,
+        into: false,
     };
     /// Spin disabled on both sides.
     pub(crate) const NOSPIN: Setup = Setup {
@@ -96,6 +102,11 @@ impl Setup {
         pool: true,
         ..Setup::DEFAULT
     };
+    /// Bulk answers received into the caller's buffer.
+    pub(crate) const INTO: Setup = Setup {
+        into: true,
+        ..Setup::DEFAULT
+    };
     /// The kernel's 64 KiB FIFOs.
     pub(crate) const SMALLPIPE: Setup = Setup {
         small_pipe: true,
@@ -125,6 +136,9 @@ impl Setup {
         }
         if self.byte_buf {
             name.push_str("_bytes");
+        }
+        if self.into {
+            name.push_str("_into");
         }
         name
     }
@@ -362,12 +376,20 @@ pub(crate) fn bulk(
             .context("warm-up bulk call")?;
         check_len(reply.len(), size)?;
     }
+    let mut answer = Vec::new();
     let (elapsed, cost) = batch(&mut session.peer, count, |_| {
         for _ in 0..count {
-            let reply = client
-                .call_raw(ECHO_RAW, &body)
-                .context("bulk echo_raw call")?;
-            check_len(reply.len(), size)?;
+            if setup.into {
+                client
+                    .call_raw_into(ECHO_RAW, &body, &mut answer)
+                    .context("bulk echo_raw call into a buffer")?;
+                check_len(answer.len(), size)?;
+            } else {
+                let reply = client
+                    .call_raw(ECHO_RAW, &body)
+                    .context("bulk echo_raw call")?;
+                check_len(reply.len(), size)?;
+            }
         }
         Ok(())
     })?;
