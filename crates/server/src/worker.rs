@@ -41,19 +41,11 @@ pub(crate) fn run(shared: &Shared, router: &Router) {
                 outcome.count(&mut st.summary);
                 st.session.recycle(call.into_payload());
                 let used = out.len();
-                match bufs.streamed.take() {
-                    Some(frames) => {
-                        deliver_streamed(
-                            shared,
-                            &mut st,
-                            &reply,
-                            frames,
-                            &mut bufs.body,
-                            &mut spare,
-                        );
-                    }
-                    None => deliver(shared, &mut st, &reply, &mut out, &mut spare),
-                }
+                let answer = match bufs.streamed.take() {
+                    Some(frames) => Answer::Streamed(frames, &mut bufs.body),
+                    None => Answer::Encoded(&mut out),
+                };
+                deliver(shared, &mut st, &reply, answer, &mut spare);
                 // Keep a large buffer while answers fill a good part of it.
                 if out.capacity() > 1 << 20 && used < out.capacity() / 4 {
                     out = Vec::with_capacity(4096);
@@ -70,50 +62,42 @@ pub(crate) fn run(shared: &Shared, router: &Router) {
     }
 }
 
+/// A call's answer, ready to be written.
+enum Answer<'a> {
+    /// Its encoded frames.
+    Encoded(&'a mut Vec<u8>),
+    /// A large RESPONSE, to be encoded while it is written: its frames and body.
+    Streamed(Fragmenter, &'a mut Vec<u8>),
+}
+
 /// Writes an answer if its call is still current (FR-SESS-2), then the session machine's own
-/// frames. The `write(2)` happens outside the lock when nothing waits before the answer; answers
-/// that other workers hand over meanwhile are written by this worker too, before it lets go.
+/// frames. Encoded frames are written outside the lock when nothing waits before them; answers
+/// that other workers hand over meanwhile are written by this worker too, before it lets go. A
+/// streamed answer is written under the lock as far as the pipe has room; the I/O thread encodes
+/// and writes the rest as the pipe drains
+/// ([`Output::write_streamed`](crate::output::Output::write_streamed)).
 fn deliver(
     shared: &Shared,
     st: &mut MutexGuard<'_, State>,
     reply: &ReplyTo,
-    frames: &mut Vec<u8>,
+    answer: Answer<'_>,
     spare: &mut Vec<u8>,
 ) {
     let mut attention = false;
     if st.session.complete(reply) {
-        match st.out.begin_send() {
-            Some((writer, pipe_buf, epoch)) => {
-                let sent = MutexGuard::unlocked(st, || send(&writer, pipe_buf, frames, 0));
-                attention |= st.finish_send(frames, sent, epoch);
-                attention |= drain(st, spare);
-            }
-            None => attention |= st.write_answers_owned(frames),
+        match answer {
+            Answer::Streamed(frames, body) => attention |= st.write_answer_streamed(frames, body),
+            Answer::Encoded(frames) => match st.out.begin_send() {
+                Some((writer, pipe_buf, epoch)) => {
+                    let sent = MutexGuard::unlocked(st, || send(&writer, pipe_buf, frames, 0));
+                    attention |= st.finish_send(frames, sent, epoch);
+                    attention |= drain(st, spare);
+                }
+                None => attention |= st.write_answers_owned(frames),
+            },
         }
     }
     // The final GOODBYE of a drain is queued by `complete`: it follows the answer.
-    attention |= st.flush_session();
-    attention |= drain(st, spare);
-    if attention {
-        shared.handle.attention();
-    }
-}
-
-/// Writes a large RESPONSE encoded while it is written, under the lock: what the pipe has no room
-/// for stays unencoded, and the I/O thread encodes and writes it as the pipe drains
-/// ([`Output::write_streamed`](crate::output::Output::write_streamed)).
-fn deliver_streamed(
-    shared: &Shared,
-    st: &mut MutexGuard<'_, State>,
-    reply: &ReplyTo,
-    frames: Fragmenter,
-    body: &mut Vec<u8>,
-    spare: &mut Vec<u8>,
-) {
-    let mut attention = false;
-    if st.session.complete(reply) {
-        attention |= st.write_answer_streamed(frames, body);
-    }
     attention |= st.flush_session();
     attention |= drain(st, spare);
     if attention {

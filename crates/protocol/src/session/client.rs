@@ -15,9 +15,9 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::{
-    encode_frame, encode_notify, encode_request, frame_type, Call, ErrorCode, Event, Fragmenter,
-    FrameHeader, Goodbye, GoodbyeCode, Hello, Message, ProtocolError, Receiver, ReceiverConfig,
-    Welcome, MIN_MAX_FRAME, MIN_MAX_MESSAGE, VERSION,
+    encode_frame, encode_notify, frame_type, Call, ErrorCode, Event, Fragmenter, FrameHeader,
+    Goodbye, GoodbyeCode, Hello, Message, ProtocolError, Receiver, ReceiverConfig, Welcome,
+    MIN_MAX_FRAME, MIN_MAX_MESSAGE, VERSION,
 };
 
 /// The settings of one client session.
@@ -369,27 +369,10 @@ impl ClientSession {
         body: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<u32, ProtocolError> {
-        let welcome = self.established()?;
-        let (max_in_flight, max_message) = (welcome.max_in_flight, welcome.max_message);
-        if self.outstanding.len() as u64 >= u64::from(max_in_flight) {
-            return Err(ProtocolError::InFlightLimit { max: max_in_flight });
-        }
-        check_size(method, body, max_message)?;
-        let request = self.next_request_id();
-        let start = out.len();
-        if let Err(e) = encode_request(
-            self.config.session,
-            request,
-            method,
-            body,
-            self.send_max_frame,
-            out,
-        ) {
-            out.truncate(start);
-            return Err(e);
-        }
-        self.outstanding.insert(request, Pending::Waiting);
-        Ok(request)
+        let mut call = self.start_call_streamed(method, body.len())?;
+        out.reserve(call.octets_left());
+        call.encode_next(method, body, usize::MAX, out);
+        Ok(call.request())
     }
 
     /// Starts a call whose REQUEST frames the caller encodes a few at a time with
@@ -487,7 +470,7 @@ impl ClientSession {
         out: &mut Vec<u8>,
     ) -> Result<(), ProtocolError> {
         let max_message = self.established()?.max_message;
-        check_size(method, body, max_message)?;
+        check_len(method, body.len(), max_message)?;
         let start = out.len();
         if let Err(e) = encode_notify(self.config.session, method, body, self.send_max_frame, out) {
             out.truncate(start);
@@ -798,10 +781,6 @@ impl ClientSession {
 
 /// FR-FRAG-4: the REQUEST or NOTIFY message (method length octet, method, body) must fit the
 /// server's Max Message.
-fn check_size(method: &str, body: &[u8], max: u32) -> Result<(), ProtocolError> {
-    check_len(method, body.len(), max)
-}
-
 fn check_len(method: &str, body_len: usize, max: u32) -> Result<(), ProtocolError> {
     let len = 1 + method.len() as u64 + body_len as u64;
     if len > u64::from(max) {
@@ -829,6 +808,11 @@ impl StreamedRequest {
     /// `true` once every frame has been encoded.
     pub fn is_done(&self) -> bool {
         self.fragmenter.is_done()
+    }
+
+    /// Octets, headers included, of the frames not yet encoded.
+    pub fn octets_left(&self) -> usize {
+        self.fragmenter.octets_left()
     }
 
     /// Appends the next frames of the REQUEST to `out`: whole frames, as many as fit in `limit`
